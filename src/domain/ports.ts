@@ -1,0 +1,47 @@
+import type { PromotionSource } from './types.js';
+
+/** One image change the writer must land in one overlay. */
+export interface ImageEdit {
+  promotionId: string;
+  app: string;
+  env: string;
+  /** Overlay directory in the GitOps repo. */
+  path: string;
+  image: string;
+  tag: string;
+  source: PromotionSource;
+  /** True when an earlier attempt may already have landed it (look for its trailer first). */
+  mayHaveLanded: boolean;
+  createdAt: string;
+}
+
+export type EditOutcome =
+  | { promotionId: string; state: 'committed'; commit: string }
+  | { promotionId: string; state: 'skipped'; reason: string; commit?: string }
+  | { promotionId: string; state: 'failed'; error: string };
+
+/** The domain's only view of the GitOps repository. */
+export interface RepoWriter {
+  /**
+   * Lands the edits in as few commits as it can (one, unless some fail on their own).
+   * Throws a retryable HoistError when nothing could be decided (remote unreachable and the like).
+   */
+  apply(edits: readonly ImageEdit[]): Promise<EditOutcome[]>;
+}
+
+export interface ImageState {
+  name: string;
+  newName?: string | undefined;
+  tag?: string | undefined;
+  digest?: string | undefined;
+}
+
+export interface EnvironmentSnapshot {
+  commit: string;
+  /** Per environment name, the overlay's images (empty when the overlay has none) or an error. */
+  environments: Record<string, { images: ImageState[] } | { error: string }>;
+}
+
+export interface RepoReader {
+  snapshot(paths: Readonly<Record<string, string>>): Promise<EnvironmentSnapshot>;
+}

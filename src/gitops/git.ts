@@ -1,0 +1,127 @@
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { HoistError } from '../errors.js';
+
+/** A remote URL split into what may be stored in .git/config and what must only reach git's askpass. */
+export interface RemoteAccess {
+  /** The URL without credentials: safe for .git/config, logs and errors. */
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+export function splitCredentials(rawUrl: string): RemoteAccess {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(rawUrl)) return { url: rawUrl };
+  try {
+    const parsed = new URL(rawUrl);
+    if (!parsed.username && !parsed.password) return { url: rawUrl };
+    const username = decodeURIComponent(parsed.username) || undefined;
+    const password = decodeURIComponent(parsed.password) || undefined;
+    parsed.username = '';
+    parsed.password = '';
+    return { url: parsed.href, username, password };
+  } catch {
+    return { url: rawUrl };
+  }
+}
+
+/** Removes anything that looks like credentials from git's output before it reaches a message. */
+export function redactGitOutput(text: string, access?: RemoteAccess): string {
+  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/gi, '$1***@');
+  for (const secret of [access?.password, access?.username]) {
+    if (secret && secret.length >= 4) out = out.split(secret).join('***');
+  }
+  return out;
+}
+
+const ASKPASS = `#!/bin/sh
+# Hoist's askpass: answers git from the environment so credentials never sit in .git/config.
+case "$1" in
+  Username*) printf '%s\\n' "$HOIST_GIT_USERNAME" ;;
+  *) printf '%s\\n' "$HOIST_GIT_PASSWORD" ;;
+esac
+`;
+
+/** git for non-interactive use: C.UTF-8 messages we can classify, no prompts, credentials via askpass. */
+export interface GitSetup {
+  access: RemoteAccess;
+  /** Where the askpass helper lives (inside HOIST_DATA_DIR: the root filesystem may be read-only). */
+  toolsDir: string;
+  /** PATH, HOME and git's own config isolation, handed down from config/. */
+  baseEnv: Readonly<Record<string, string>>;
+  author?: { name: string; email: string };
+}
+
+export async function createGit(baseDir: string, setup: GitSetup): Promise<SimpleGit> {
+  const { access, toolsDir, author } = setup;
+  const env: Record<string, string> = {
+    ...setup.baseEnv,
+    LC_ALL: 'C.UTF-8',
+    LANG: 'C.UTF-8',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o ConnectTimeout=10',
+    // A stalled HTTP transfer (under 1 KB/s for 30 s) fails instead of holding the repo's write lock.
+    GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+    GIT_HTTP_LOW_SPEED_TIME: '30',
+  };
+  if (author) {
+    env.GIT_AUTHOR_NAME = author.name;
+    env.GIT_AUTHOR_EMAIL = author.email;
+    env.GIT_COMMITTER_NAME = author.name;
+    env.GIT_COMMITTER_EMAIL = author.email;
+  }
+  if (access.username !== undefined || access.password !== undefined) {
+    await mkdir(toolsDir, { recursive: true });
+    const askpass = join(toolsDir, 'askpass.sh');
+    await writeFile(askpass, ASKPASS);
+    await chmod(askpass, 0o700);
+    env.GIT_ASKPASS = askpass;
+    env.HOIST_GIT_USERNAME = access.username ?? '';
+    env.HOIST_GIT_PASSWORD = access.password ?? '';
+  }
+  return simpleGit({
+    baseDir,
+    maxConcurrentProcesses: 4,
+    timeout: { block: 120_000 },
+    // These environment settings are ours (askpass, ssh batch mode, config isolation), never user input.
+    unsafe: { allowUnsafeAskPass: true, allowUnsafeSshCommand: true, allowUnsafeConfigPaths: true },
+    allowEnvironment: Object.keys(env),
+  }).env(env);
+}
+
+export type GitFailure = 'rejected_non_fast_forward' | 'auth' | 'protected' | 'unreachable' | 'missing_branch' | 'other';
+
+/** Sorts git's error text into what the caller can act on; messages are git's C-locale ones. */
+export function classifyGitFailure(message: string): GitFailure {
+  const m = message.toLowerCase();
+  if (/\(fetch first\)|\(non-fast-forward\)|updates were rejected because|stale info|cannot lock ref|incorrect old value/.test(m)) return 'rejected_non_fast_forward';
+  if (/authentication failed|could not read username|could not read password|permission denied|http basic: access denied|returned error: 40[13]|invalid username or password|access denied/.test(m)) return 'auth';
+  if (/protected branch|pre-receive hook declined|\[remote rejected\]|hook declined/.test(m)) return 'protected';
+  if (/couldn't find remote ref|remote branch .* not found|no such ref was fetched/.test(m)) return 'missing_branch';
+  if (/could not resolve host|connection refused|connection timed out|timed out|network is unreachable|unable to access|could not read from remote repository|does not appear to be a git repository|early eof|the remote end hung up|failed to connect|operation timed out|returned error: 5\d\d|ssl|tls/.test(m)) return 'unreachable';
+  return 'other';
+}
+
+/** Turns a git failure into a HoistError that names the cause and says whether retrying can help. */
+export function toGitError(action: string, error: unknown, access?: RemoteAccess): HoistError {
+  const raw = error instanceof Error ? error.message : String(error);
+  const detail = redactGitOutput(raw, access).trim().split('\n').filter(Boolean).slice(0, 6).join(' | ');
+  const kind = classifyGitFailure(raw);
+  const where = access ? ` (${redactGitOutput(access.url, access)})` : '';
+  const details = { gitFailure: kind };
+  switch (kind) {
+    case 'rejected_non_fast_forward':
+      return new HoistError('git_transient', `${action} failed: the GitOps branch moved meanwhile: ${detail}`, { retryable: true, details });
+    case 'auth':
+      return new HoistError('git_auth', `${action} failed: the GitOps remote${where} refused our credentials: ${detail}`, { retryable: false, details });
+    case 'protected':
+      return new HoistError('git_rejected', `${action} failed: the GitOps remote${where} rejected the push (protected branch or server hook): ${detail}`, { retryable: false, details });
+    case 'missing_branch':
+      return new HoistError('git_rejected', `${action} failed: the branch does not exist on the GitOps remote${where}: ${detail}`, { retryable: false, details });
+    case 'unreachable':
+      return new HoistError('git_transient', `${action} failed: the GitOps remote${where} could not be reached: ${detail}`, { retryable: true, details });
+    default:
+      return new HoistError('git_transient', `${action} failed: ${detail}`, { retryable: true, details });
+  }
+}

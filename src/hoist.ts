@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { HoistConfig } from './config/schema.js';
+import type { App, Environment } from './domain/types.js';
+import { splitCredentials, type GitSetup } from './gitops/git.js';
+import { createRepoReader } from './gitops/reader.js';
+import { createRemoteProbe } from './gitops/remote-probe.js';
+import { createWorkspace } from './gitops/workspace.js';
+import { createPushWriter } from './gitops/writer.js';
+import { createHttpApp } from './http/app.js';
+import { createKustomizeRenderer, type Renderer } from './kustomize/index.js';
+import { createRedisConnection } from './queue/connection.js';
+import { createKeyedBatcher } from './queue/keyed-batch.js';
+import { startWorker } from './queue/worker.js';
+import { createPipelineIntake } from './service/pipeline-intake.js';
+import { PROMOTION_QUEUE, type PromotionJob } from './service/promotion-job.js';
+import { createPromotionProcessor, type PromotionResult } from './service/promotion-processor.js';
+import { createPromotionStore } from './store/promotion-store.js';
+
+export interface HoistOptions {
+  config: HoistConfig;
+  redisUrl: string;
+  dataDir: string;
+  logger: Logger;
+  gitBaseEnv: Readonly<Record<string, string>>;
+  /** Redis key prefix; tests give each instance its own. */
+  prefix?: string;
+  renderer?: Renderer;
+  workerConcurrency?: number;
+  jobAttempts?: number;
+  /** Run the queue worker in this process (the spine runs web and worker together). */
+  worker?: boolean;
+}
+
+export interface Hoist {
+  app: ReturnType<typeof createHttpApp>;
+  /** Resolves once Redis answered; rejects with the connection error otherwise. */
+  ready(): Promise<void>;
+  /** Stop taking work, let running jobs finish, close connections. */
+  close(): Promise<void>;
+}
+
+function toDomain(config: HoistConfig): { environments: Environment[]; apps: App[] } {
+  return {
+    environments: config.environments.map((e) => ({ name: e.name, path: e.path, promotion: e.promotion, from: e.from })),
+    apps: config.apps.map((a) => ({ ...a })),
+  };
+}
+
+/** Waits for a lazily connecting client (BullMQ may already have started it) or its first failure. */
+async function whenConnected(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  if (redis.status === 'wait') redis.connect().catch(() => undefined);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    const onReady = () => finish();
+    const onError = (error: Error) => finish(error);
+    function finish(error?: Error) {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    }
+    redis.on('ready', onReady);
+    redis.on('error', onError);
+  });
+}
+
+/** Wires every part from config; the only place that knows them all. */
+export function createHoist(options: HoistOptions): Hoist {
+  const { config, logger } = options;
+  const prefix = options.prefix ?? 'hoist';
+  const { environments, apps } = toDomain(config);
+  const access = splitCredentials(config.gitops.url);
+  const repoKey = createHash('sha256').update(`${access.url}\n${config.gitops.branch}`).digest('hex').slice(0, 16);
+  const gitSetup: GitSetup = { access, toolsDir: join(options.dataDir, 'tools'), baseEnv: options.gitBaseEnv, author: config.gitops.author };
+
+  const producer = createRedisConnection(options.redisUrl, 'producer');
+  const queue = new Queue<PromotionJob>(PROMOTION_QUEUE, {
+    connection: producer,
+    prefix,
+    defaultJobOptions: { attempts: options.jobAttempts ?? 5, backoff: { type: 'exponential', delay: 1_000 } },
+  });
+  queue.on('error', () => undefined);
+  const store = createPromotionStore(producer, prefix);
+  const intake = createPipelineIntake({ apps, environments, queue, store, logger });
+  const reader = createRepoReader({ ...gitSetup, dir: join(options.dataDir, 'read', `${repoKey}.git`), branch: config.gitops.branch });
+  const probeRemote = createRemoteProbe({ ...gitSetup, dir: options.dataDir, branch: config.gitops.branch });
+  let accepting = true;
+
+  const closers: Array<() => Promise<unknown>> = [];
+  if (options.worker ?? true) {
+    const workerRedis = createRedisConnection(options.redisUrl, 'worker');
+    const subscriber = createRedisConnection(options.redisUrl, 'worker');
+    const workerStore = createPromotionStore(workerRedis, prefix);
+    const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix });
+    const workspace = createWorkspace({ ...gitSetup, dir: join(options.dataDir, 'workspaces', repoKey), branch: config.gitops.branch });
+    const writer = createPushWriter({ workspace, renderer: options.renderer ?? createKustomizeRenderer(), logger });
+    const process = createPromotionProcessor({ store: workerStore, batcher, writer, repoKey, logger });
+    const worker = startWorker<PromotionJob, PromotionResult>(
+      PROMOTION_QUEUE,
+      (job) => process({ data: job.data, attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1 }),
+      { connection: createRedisConnection(options.redisUrl, 'worker'), prefix, concurrency: options.workerConcurrency ?? 32 },
+    );
+    worker.on('error', (error) => logger.warn({ err: error.message }, 'queue worker error'));
+    closers.push(
+      () => worker.close(),
+      () => batcher.close(),
+      () => subscriber.quit().catch(() => subscriber.disconnect()),
+      () => workerRedis.quit().catch(() => workerRedis.disconnect()),
+    );
+  }
+
+  const app = createHttpApp({
+    logger,
+    gitlab: { webhookSecret: config.gitlab.webhookSecret, intake, logger },
+    api: { token: config.api.token, store, reader, environments, apps },
+    readiness: {
+      accepting: () => accepting,
+      checks: {
+        redis: async () => {
+          try {
+            await producer.ping();
+            return { ok: true };
+          } catch (error) {
+            return { ok: false, reason: `Redis is not reachable: ${(error as Error).message}` };
+          }
+        },
+        gitops: probeRemote,
+      },
+    },
+  });
+
+  return {
+    app,
+    async ready() {
+      await whenConnected(producer, 5_000);
+      await producer.ping();
+    },
+    async close() {
+      accepting = false;
+      for (const close of closers) await close().catch(() => undefined);
+      await queue.close().catch(() => undefined);
+      await producer.quit().catch(() => producer.disconnect());
+    },
+  };
+}

@@ -1,0 +1,3 @@
+import type { RequestIdVariables } from 'hono/request-id';
+
+export type HttpEnv = { Variables: RequestIdVariables };

@@ -1,0 +1,80 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
+import { HoistError } from '../../errors.js';
+import { pipelineEventSchema, toPipelineBuild } from '../../gitlab/events.js';
+import type { PipelineIntake } from '../../service/pipeline-intake.js';
+import { secretsEqual } from '../auth.js';
+import type { HttpEnv } from '../types.js';
+
+export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+export interface GitlabWebhookDeps {
+  webhookSecret: string;
+  intake: PipelineIntake;
+  logger: Logger;
+}
+
+function issuesText(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * GitLab's Pipeline Hook. Order matters: size limit (streamed), then the token, then parsing; the answer
+ * comes as soon as the jobs are in Redis, because GitLab waits 10 s and disables hooks that keep failing.
+ */
+export function gitlabWebhook(deps: GitlabWebhookDeps) {
+  return new Hono<HttpEnv>().post(
+    '/',
+    bodyLimit({
+      maxSize: MAX_WEBHOOK_BYTES,
+      onError: () => {
+        throw new HoistError('payload_too_large', `webhook body is larger than ${MAX_WEBHOOK_BYTES} bytes`);
+      },
+    }),
+    async (c) => {
+      if (!secretsEqual(c.req.header('x-gitlab-token'), deps.webhookSecret)) {
+        throw new HoistError('unauthorized', 'missing or wrong X-Gitlab-Token');
+      }
+      const contentType = c.req.header('content-type') ?? '';
+      if (!/^application\/json\b/i.test(contentType)) {
+        return c.json({ error: `content type must be application/json, got "${contentType || 'none'}"`, code: 'bad_request' }, 415);
+      }
+      const text = await c.req.text();
+      if (text.trim() === '') throw new HoistError('bad_request', 'empty body: expected a GitLab webhook JSON payload');
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (error) {
+        throw new HoistError('bad_request', `body is not valid JSON: ${(error as Error).message}`);
+      }
+      const event = c.req.header('x-gitlab-event');
+      if (event !== 'Pipeline Hook') {
+        return c.json({ ignored: `event "${event ?? '(no X-Gitlab-Event header)'}" is not a Pipeline Hook` }, 200);
+      }
+      const parsed = pipelineEventSchema.safeParse(body);
+      if (!parsed.success) throw new HoistError('bad_request', `not a usable Pipeline Hook payload: ${issuesText(parsed.error)}`);
+      const build = toPipelineBuild(parsed.data);
+      // Idempotency-Key (GitLab 17.4+) survives retries and manual resends; the event UUID is the older equivalent.
+      const deliveryKey =
+        c.req.header('idempotency-key') ?? c.req.header('x-gitlab-event-uuid') ?? `pipeline:${build.project}:${build.pipelineId}:${build.status}`;
+      const result = await deps.intake.accept(build, deliveryKey);
+      const log = deps.logger.child({ requestId: c.get('requestId'), project: build.project, pipelineId: build.pipelineId });
+      if (result.kind === 'ignored') {
+        log.info({ reason: result.reason }, 'pipeline ignored');
+        return c.json({ ignored: result.reason }, 200);
+      }
+      log.info({ promotions: result.promotions.map((p) => p.id) }, 'promotions queued');
+      return c.json(
+        {
+          promotions: result.promotions.map(({ id, app, env, tag }) => ({ id, app, env, tag })),
+          ...(result.ignored.length > 0 ? { ignored: result.ignored.join('; ') } : {}),
+        },
+        202,
+      );
+    },
+  );
+}

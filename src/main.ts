@@ -1,0 +1,71 @@
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { DEMO_SECRETS, loadRuntimeConfig, readRuntimeEnv } from './config/index.js';
+import { isHoistError } from './errors.js';
+import { ensureDemoRepo } from './gitops/demo-repo.js';
+import { createHoist } from './hoist.js';
+import { createKustomizeRenderer } from './kustomize/index.js';
+import { createLogger } from './observability/logger.js';
+import { redactUrl } from './queue/connection.js';
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** One line on stderr and a non-zero exit: what a person starting the service needs, not a stack trace. */
+function die(message: string): never {
+  process.stderr.write(`hoist: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  const env = readRuntimeEnv();
+  const loaded = await loadRuntimeConfig(env);
+  const logger = createLogger({ level: loaded.config.log?.level ?? 'info', pretty: process.stdout.isTTY === true });
+  if (loaded.source.kind === 'demo') {
+    const seeded = await ensureDemoRepo(loaded.source.repoDir, PROJECT_ROOT, { toolsDir: env.dataDir, baseEnv: env.gitBaseEnv });
+    logger.warn(
+      { repo: loaded.source.repoDir, seeded, webhookSecret: DEMO_SECRETS.webhookSecret, apiToken: DEMO_SECRETS.apiToken },
+      'no hoist.yaml and no HOIST_CONFIG: running the built-in demo config (demo secrets, not for production)',
+    );
+  }
+  const hoist = createHoist({
+    config: loaded.config,
+    redisUrl: env.redisUrl,
+    dataDir: env.dataDir,
+    logger,
+    gitBaseEnv: env.gitBaseEnv,
+    renderer: createKustomizeRenderer(env.kustomizeCommand ? { command: env.kustomizeCommand } : {}),
+  });
+  try {
+    await hoist.ready();
+  } catch (error) {
+    await hoist.close().catch(() => undefined);
+    die(
+      `cannot reach Redis at ${redactUrl(env.redisUrl)} (${(error as Error).message}). ` +
+        'Start one (`redis-server --daemonize yes`) or point REDIS_URL at yours, e.g. REDIS_URL=redis://127.0.0.1:6379.',
+    );
+  }
+  const server = serve({ fetch: hoist.app.fetch, port: env.port }, (info) => {
+    logger.info({ port: info.port, config: loaded.source.kind === 'file' ? loaded.source.path : 'built-in demo' }, 'hoist is listening');
+  });
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    die(error.code === 'EADDRINUSE' ? `port ${env.port} is already in use; set PORT to another one` : error.message);
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing running jobs');
+    server.close();
+    hoist.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (isHoistError(error) && error.code === 'config_invalid') die(error.message);
+  die(error instanceof Error ? (error.stack ?? error.message) : String(error));
+});

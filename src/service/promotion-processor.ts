@@ -1,0 +1,97 @@
+import type { Logger } from 'pino';
+import type { ImageEdit, RepoWriter } from '../domain/ports.js';
+import { TERMINAL_STATES, type Promotion } from '../domain/types.js';
+import { HoistError, toHoistError } from '../errors.js';
+import type { KeyedBatcher } from '../queue/keyed-batch.js';
+import type { PromotionStore } from '../store/promotion-store.js';
+import { promotionJobSchema } from './promotion-job.js';
+
+export interface JobContext {
+  data: unknown;
+  /** Attempts BullMQ made before this one. */
+  attemptsMade: number;
+  /** Attempts BullMQ will make in all. */
+  maxAttempts: number;
+}
+
+export interface PromotionResult {
+  state: Promotion['state'];
+  commit?: string | undefined;
+  reason?: string | undefined;
+}
+
+export interface ProcessorDeps {
+  store: PromotionStore;
+  batcher: KeyedBatcher;
+  writer: RepoWriter;
+  /** Serialisation key: one writer at a time per GitOps repository and branch. */
+  repoKey: string;
+  logger: Logger;
+}
+
+function toEdit(p: Promotion): ImageEdit {
+  return {
+    promotionId: p.id,
+    app: p.app,
+    env: p.env,
+    path: p.path,
+    image: p.image,
+    tag: p.tag,
+    source: p.source,
+    // attempts counts worker starts; a second start means an earlier one may have pushed before dying.
+    mayHaveLanded: p.attempts > 1,
+    createdAt: p.createdAt,
+  };
+}
+
+/**
+ * Runs one promotion job: registers it with the repo's batcher and waits until it has landed, was
+ * skipped or failed, whether this worker wrote the commit or another worker's batch took it along.
+ */
+export function createPromotionProcessor(deps: ProcessorDeps) {
+  const { store, batcher, writer, repoKey, logger } = deps;
+
+  const runBatch = async (members: string[]): Promise<void> => {
+    const records = await store.getMany(members);
+    const open = [...records.values()].filter((p) => !TERMINAL_STATES.has(p.state));
+    if (open.length === 0) return;
+    const outcomes = await writer.apply(open.map(toEdit));
+    for (const outcome of outcomes) {
+      if (outcome.state === 'committed') await store.update(outcome.promotionId, { state: 'committed', commit: outcome.commit, error: undefined });
+      else if (outcome.state === 'skipped') await store.update(outcome.promotionId, { state: 'skipped', reason: outcome.reason, commit: outcome.commit });
+      else await store.update(outcome.promotionId, { state: 'failed', error: outcome.error });
+    }
+  };
+
+  const isSettled = async (id: string) => {
+    const p = await store.get(id);
+    return p === undefined || TERMINAL_STATES.has(p.state);
+  };
+
+  return async function processPromotion(job: JobContext): Promise<PromotionResult> {
+    const parsed = promotionJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new HoistError('bad_request', `malformed promotion job: ${parsed.error.message}`, { retryable: false });
+    const { promotionId, request, createdAt } = parsed.data;
+    const { promotion: existing } = await store.ensure({ ...request, id: promotionId, state: 'queued', createdAt, updatedAt: createdAt, attempts: 0 });
+    if (TERMINAL_STATES.has(existing.state)) return { state: existing.state, commit: existing.commit, reason: existing.reason };
+    await store.update(promotionId, { state: 'running', attempts: existing.attempts + 1 });
+    const log = logger.child({ promotionId, app: request.app, env: request.env, tag: request.tag });
+    try {
+      await batcher.submit(repoKey, promotionId, { isSettled, runBatch });
+    } catch (error) {
+      const hoistError = toHoistError(error);
+      const last = !hoistError.retryable || job.attemptsMade + 1 >= job.maxAttempts;
+      log.warn({ err: hoistError.message, retryable: hoistError.retryable, last }, 'promotion attempt failed');
+      await store.update(promotionId, last ? { state: 'failed', error: hoistError.message } : { state: 'queued', error: hoistError.message });
+      throw hoistError;
+    }
+    const final = await store.get(promotionId);
+    if (!final) throw new HoistError('internal', `promotion ${promotionId} disappeared from the store`, { retryable: true });
+    if (final.state === 'failed') {
+      log.warn({ err: final.error }, 'promotion failed');
+      throw new HoistError('internal', final.error ?? 'promotion failed', { retryable: false });
+    }
+    log.info({ state: final.state, commit: final.commit, reason: final.reason }, 'promotion settled');
+    return { state: final.state, commit: final.commit, reason: final.reason };
+  };
+}

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { inject } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import type { HoistConfig } from '../../src/config/schema.js';
+import { createHoist, type Hoist } from '../../src/hoist.js';
+import { PROJECT_ROOT, TEST_GIT_ENV } from './git-repos.js';
+
+export const WEBHOOK_SECRET = 'test-webhook-secret';
+export const API_TOKEN = 'test-api-token';
+
+export function testConfigText(gitopsUrl: string, extraApps = ''): string {
+  return `gitops: { url: "${gitopsUrl}", branch: main, author: { name: Hoist, email: hoist@example.invalid } }
+gitlab: { webhookSecret: ${WEBHOOK_SECRET} }
+api: { token: ${API_TOKEN} }
+environments:
+  - { name: dev, path: overlays/dev, promotion: auto }
+  - { name: staging, path: overlays/staging, from: dev, promotion: gated }
+  - { name: prod, path: overlays/prod, from: staging, promotion: manual }
+apps:
+  - name: web
+    project: group/web
+    image: registry.example.com/group/web
+    tag: $CI_COMMIT_SHORT_SHA
+    branches: [main]
+${extraApps}`;
+}
+
+export interface TestHoist extends Hoist {
+  logs: string[];
+  dataDir: string;
+  prefix: string;
+}
+
+/** A real Hoist on the suite's redis-server, a temp data dir and its own Redis key prefix. */
+export async function startTestHoist(config: HoistConfig | string, options: { worker?: boolean; jobAttempts?: number; prefix?: string } = {}): Promise<TestHoist> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'hoist-data-'));
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      logs.push(chunk.toString());
+      callback();
+    },
+  });
+  const parsed = typeof config === 'string' ? parseConfig(config, 'test.yaml', {}) : config;
+  const prefix = options.prefix ?? `t${randomUUID().slice(0, 8)}`;
+  const hoist = createHoist({
+    config: parsed,
+    redisUrl: inject('redisUrl'),
+    dataDir,
+    logger: pino({ level: 'debug' }, destination),
+    gitBaseEnv: TEST_GIT_ENV,
+    prefix,
+    worker: options.worker,
+    jobAttempts: options.jobAttempts,
+  });
+  await hoist.ready();
+  return {
+    ...hoist,
+    logs,
+    dataDir,
+    prefix,
+    async close() {
+      await hoist.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function pipelineSample(): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(join(PROJECT_ROOT, 'test/fixtures/gitlab/pipeline-event.json'), 'utf8')) as Record<string, unknown>;
+}
+
+/** GitLab's documented sample, turned into a successful push pipeline of `project` on `ref`. */
+export async function pipelineEvent(overrides: { project?: string; ref?: string; sha?: string; id?: number; status?: string; source?: string; variables?: Array<{ key: string; value: string }> } = {}) {
+  const sample = await pipelineSample();
+  const attrs = sample.object_attributes as Record<string, unknown>;
+  const project = sample.project as Record<string, unknown>;
+  const id = overrides.id ?? 1000;
+  const path = overrides.project ?? 'group/web';
+  return {
+    ...sample,
+    object_attributes: {
+      ...attrs,
+      id,
+      ref: overrides.ref ?? 'main',
+      sha: overrides.sha ?? 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
+      status: overrides.status ?? 'success',
+      source: overrides.source ?? 'push',
+      url: `https://gitlab.example.com/${path}/-/pipelines/${id}`,
+      ...(overrides.variables ? { variables: overrides.variables } : {}),
+    },
+    merge_request: overrides.source === 'merge_request_event' ? sample.merge_request : null,
+    project: { ...project, path_with_namespace: path, default_branch: 'main', web_url: `https://gitlab.example.com/${path}` },
+  };
+}
+
+export function webhookRequest(body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      'X-Gitlab-Event': 'Pipeline Hook',
+      'X-Gitlab-Token': WEBHOOK_SECRET,
+      'Idempotency-Key': randomUUID(),
+      ...headers,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  };
+}
+
+export const apiHeaders = { Authorization: `Bearer ${API_TOKEN}` };
+
+export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Polls the API until the promotion has ended; returns its final view. */
+export async function settled(hoist: Hoist, id: string): Promise<Record<string, unknown>> {
+  return waitFor(async () => {
+    const res = await hoist.app.request(`/api/promotions/${id}`, { headers: apiHeaders });
+    if (res.status !== 200) return undefined;
+    const body = (await res.json()) as Record<string, unknown>;
+    return ['committed', 'skipped', 'failed'].includes(body.state as string) ? body : undefined;
+  }, `promotion ${id} to settle`);
+}

@@ -1,0 +1,139 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ImageEdit } from '../../src/domain/ports.js';
+import { createWorkspace, type Workspace } from '../../src/gitops/workspace.js';
+import { createPushWriter } from '../../src/gitops/writer.js';
+import { createKustomizeRenderer } from '../../src/kustomize/index.js';
+import { createTempGitops, git, TEST_GIT_ENV, type TempGitops } from '../helpers/git-repos.js';
+
+const renderer = createKustomizeRenderer();
+const logger = pino({ level: 'silent' });
+
+function edit(over: Partial<ImageEdit> & { promotionId: string; tag: string }): ImageEdit {
+  return {
+    app: 'web',
+    env: 'dev',
+    path: 'overlays/dev',
+    image: 'registry.example.com/group/web',
+    source: { kind: 'pipeline', project: 'group/web', pipelineId: 1, url: 'https://gitlab.example.com/group/web/-/pipelines/1', ref: 'main', sha: 'a'.repeat(40) },
+    mayHaveLanded: false,
+    createdAt: new Date().toISOString(),
+    ...over,
+  };
+}
+
+describe('push writer', () => {
+  let gitops: TempGitops;
+  let workspace: Workspace;
+
+  beforeEach(async () => {
+    gitops = await createTempGitops();
+    workspace = createWorkspace({ access: { url: gitops.url }, toolsDir: join(gitops.root, 'tools'), baseEnv: TEST_GIT_ENV, dir: join(gitops.root, 'workspace'), branch: 'main', author: { name: 'Hoist', email: 'hoist@example.invalid' } });
+  });
+  afterEach(() => gitops.cleanup());
+
+  it('lands several promotions in one commit that lists each trailer group in order', async () => {
+    const writer = createPushWriter({ workspace, renderer, logger });
+    const outcomes = await writer.apply([
+      edit({ promotionId: 'p-dev', tag: 'v2' }),
+      edit({ promotionId: 'p-staging', env: 'staging', path: 'overlays/staging', tag: 'v1' }),
+    ]);
+    const head = (await git(gitops.bare, 'rev-parse', 'main')).trim();
+    expect(outcomes).toEqual([
+      { promotionId: 'p-dev', state: 'committed', commit: head },
+      { promotionId: 'p-staging', state: 'committed', commit: head },
+    ]);
+    const message = await git(gitops.bare, 'log', '-1', '--format=%B', 'main');
+    expect(message.split('\n')[0]).toBe('promote 2 images to dev, staging');
+    const trailers = (await git(gitops.bare, 'log', '-1', '--format=%(trailers:only,unfold)', 'main')).trim().split('\n');
+    expect(trailers.filter((t) => t.startsWith('Hoist-Promotion'))).toEqual(['Hoist-Promotion: p-dev', 'Hoist-Promotion: p-staging']);
+    expect(trailers).toHaveLength(10);
+    expect(trailers.slice(0, 5).map((t) => t.split(':')[0])).toEqual(['Hoist-App', 'Hoist-Env', 'Hoist-Tag', 'Hoist-Promotion', 'Hoist-Source']);
+    expect(await git(gitops.bare, 'diff', '--stat', 'main~1', 'main')).toMatch(/2 files changed, 2 insertions\(\+\), 2 deletions\(-\)/);
+  });
+
+  it('lets the newest pipeline win when one batch holds two promotions of the same app and environment', async () => {
+    const writer = createPushWriter({ workspace, renderer, logger });
+    const newer = edit({ promotionId: 'p-new', tag: 'v9', source: { ...edit({ promotionId: '', tag: '' }).source, pipelineId: 9 } });
+    const older = edit({ promotionId: 'p-old', tag: 'v8', source: { ...newer.source, pipelineId: 8 } });
+    const outcomes = await writer.apply([newer, older]);
+    expect(outcomes.find((o) => o.promotionId === 'p-old')).toMatchObject({ state: 'skipped', reason: expect.stringContaining('superseded by promotion p-new') });
+    expect(outcomes.find((o) => o.promotionId === 'p-new')).toMatchObject({ state: 'committed' });
+    expect(await git(gitops.bare, 'show', 'main:overlays/dev/kustomization.yaml')).toContain('newTag: "v9"');
+  });
+
+  it('re-applies on the new head when someone else pushed in between, keeping their change', async () => {
+    const other = await gitops.clone('other');
+    let pushes = 0;
+    const racing: Workspace = {
+      ...workspace,
+      async push() {
+        if (pushes++ === 0) {
+          await writeFile(join(other, 'README.md'), 'someone else was here\n');
+          await git(other, 'add', 'README.md');
+          await git(other, 'commit', '-q', '-m', 'unrelated change');
+          await git(other, 'push', '-q', 'origin', 'main');
+        }
+        return workspace.push();
+      },
+    };
+    const writer = createPushWriter({ workspace: racing, renderer, logger, sleep: async () => undefined });
+    const [outcome] = await writer.apply([edit({ promotionId: 'p-race', tag: 'v3' })]);
+    expect(outcome).toMatchObject({ state: 'committed' });
+    expect(pushes).toBe(2);
+    const log = await git(gitops.bare, 'log', '--format=%s', 'main');
+    expect(log.split('\n').slice(0, 3)).toEqual(['promote web to dev: v3', 'unrelated change', 'seed demo GitOps repository']);
+    expect(await git(gitops.bare, 'show', 'main:README.md')).toBe('someone else was here\n');
+  });
+
+  it('recovers a clone left broken by a crash: index lock, detached head, dirty tree, unpushed commit', async () => {
+    const writer = createPushWriter({ workspace, renderer, logger });
+    await writer.apply([edit({ promotionId: 'p-1', tag: 'v1' })]);
+    const dir = workspace.dir;
+    await writeFile(join(dir, 'overlays/dev/kustomization.yaml'), 'half: written');
+    await writeFile(join(dir, 'stray.txt'), 'junk');
+    await git(dir, 'commit', '-q', '-am', 'local commit that never got pushed');
+    await git(dir, 'checkout', '-q', '--detach', 'HEAD~1');
+    await writeFile(join(dir, '.git/index.lock'), '');
+    const [outcome] = await writer.apply([edit({ promotionId: 'p-2', tag: 'v2' })]);
+    expect(outcome).toMatchObject({ state: 'committed' });
+    expect(await git(gitops.bare, 'log', '--format=%s', 'main')).toBe('promote web to dev: v2\npromote web to dev: v1\nseed demo GitOps repository\n');
+    const file = await git(gitops.bare, 'show', 'main:overlays/dev/kustomization.yaml');
+    expect(file).toContain('newTag: "v2"');
+    expect(file).not.toContain('half: written');
+    expect(await git(gitops.bare, 'ls-tree', '--name-only', 'main')).not.toContain('stray.txt');
+  });
+
+  it('recognises a promotion that landed before a crash by its trailer and does not commit it again', async () => {
+    const writer = createPushWriter({ workspace, renderer, logger });
+    const first = await writer.apply([edit({ promotionId: 'p-crash', tag: 'v5' })]);
+    const again = await writer.apply([edit({ promotionId: 'p-crash', tag: 'v5', mayHaveLanded: true })]);
+    expect(again).toEqual(first);
+    expect(Number((await git(gitops.bare, 'rev-list', '--count', 'main')).trim())).toBe(2);
+  });
+
+  it('fails only the promotion whose overlay is missing and lands the rest', async () => {
+    const writer = createPushWriter({ workspace, renderer, logger });
+    const outcomes = await writer.apply([edit({ promotionId: 'p-ok', tag: 'v6' }), edit({ promotionId: 'p-missing', env: 'qa', path: 'overlays/qa', tag: 'v6' })]);
+    expect(outcomes).toEqual([
+      { promotionId: 'p-ok', state: 'committed', commit: expect.any(String) },
+      { promotionId: 'p-missing', state: 'failed', error: 'overlay "overlays/qa" of environment qa has no kustomization.yaml on the GitOps branch' },
+    ]);
+  });
+
+  it('names the cause and retries only what is transient when the remote is unreachable or refuses', async () => {
+    const missing = createWorkspace({ access: { url: 'file:///nonexistent/gitops.git' }, toolsDir: join(gitops.root, 'tools'), baseEnv: TEST_GIT_ENV, dir: join(gitops.root, 'ws-missing'), branch: 'main' });
+    const writer = createPushWriter({ workspace: missing, renderer, logger });
+    await expect(writer.apply([edit({ promotionId: 'p-x', tag: 'v1' })])).rejects.toMatchObject({ code: 'git_transient', retryable: true });
+
+    const hook = join(gitops.bare, 'hooks/pre-receive');
+    await writeFile(hook, '#!/bin/sh\necho "GitLab: You are not allowed to push code to protected branches on this project." >&2\nexit 1\n', { mode: 0o755 });
+    const protectedWriter = createPushWriter({ workspace, renderer, logger });
+    const error = await protectedWriter.apply([edit({ promotionId: 'p-y', tag: 'v1' })]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'git_rejected', retryable: false });
+    expect((error as Error).message).toMatch(/protected branch/);
+    expect(Number((await git(gitops.bare, 'rev-list', '--count', 'main')).trim())).toBe(1);
+  });
+});

@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../helpers/redis-server.js';
+import { PROJECT_ROOT, TEST_GIT_ENV } from '../helpers/git-repos.js';
+
+const TSX = join(PROJECT_ROOT, 'node_modules/.bin/tsx');
+const MAIN = join(PROJECT_ROOT, 'src/main.ts');
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(cwd: string, env: Record<string, string>): Run {
+  let output = '';
+  const child = spawn(TSX, [MAIN], { cwd, env: { ...TEST_GIT_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the service as `npm start` runs it', () => {
+  let cwd: string;
+  beforeAll(async () => {
+    cwd = await mkdtemp(join(tmpdir(), 'hoist-proc-'));
+  });
+  afterAll(() => rm(cwd, { recursive: true, force: true }));
+
+  it('says in one line that Redis is unreachable, and how to fix it', async () => {
+    const port = await freePort();
+    const run = start(cwd, { REDIS_URL: `redis://127.0.0.1:${port}`, HOIST_DATA_DIR: join(cwd, 'data-noredis'), PORT: String(await freePort()) });
+    expect(await run.exited).toBe(1);
+    const lines = run.output().trim().split('\n').filter((l) => l.startsWith('hoist:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^hoist: cannot reach Redis at redis://127\\.0\\.0\\.1:${port}.*REDIS_URL`));
+    expect(run.output()).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('rejects a broken config file naming the file, line and key', async () => {
+    const file = join(cwd, 'broken.yaml');
+    await writeFile(file, 'gitops: { url: "file:///x.git" }\ngitlab: { webhookSecret: ${HOIST_TEST_UNSET_SECRET} }\napi: { token: t }\nenvironments: []\napps: []\n');
+    const run = start(cwd, { HOIST_CONFIG: file, REDIS_URL: inject('redisUrl') });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toContain(`${file}:2:26: gitlab.webhookSecret: environment variable HOIST_TEST_UNSET_SECRET is not set`);
+  });
+
+  it('runs the built-in demo: a sample pipeline event lands a commit that GET /api/environments shows', async () => {
+    const port = await freePort();
+    const run = start(cwd, { REDIS_URL: inject('redisUrl'), HOIST_DATA_DIR: join(cwd, 'data'), PORT: String(port) });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await until(async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 'readyz');
+      const sha = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00';
+      const demo = spawn(process.execPath, [join(PROJECT_ROOT, 'scripts/demo-webhook.mjs'), sha], { env: { ...TEST_GIT_ENV, HOIST_URL: base } });
+      let out = '';
+      demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      await new Promise((r) => demo.once('exit', r));
+      expect(out).toContain('POST /webhooks/gitlab → 202');
+      const envs = await until(async () => {
+        const res = await fetch(`${base}/api/environments`, { headers: { Authorization: 'Bearer hoist-demo-token' } });
+        const body = (await res.json()) as { environments: Array<{ name: string; apps: Array<{ tag: string }> }> };
+        return body.environments[0]?.apps[0]?.tag === 'c0ffee00' ? body : undefined;
+      }, 'dev to run the new tag');
+      expect(envs.environments.map((e) => e.apps[0]?.tag)).toEqual(['c0ffee00', '0.1.0', '0.1.0']);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+});
