@@ -26,14 +26,12 @@ export interface HoistOptions {
   dataDir: string;
   logger: Logger;
   gitBaseEnv: Readonly<Record<string, string>>;
-  /** Redis key prefix; tests give each instance its own. */
-  prefix?: string;
   renderer?: Renderer;
-  workerConcurrency?: number;
-  jobAttempts?: number;
-  /** Run the queue worker in this process (the spine runs web and worker together). */
-  worker?: boolean;
+  /** `web` takes webhooks and API calls, `worker` writes to the GitOps repo, `all` does both. */
+  role?: HoistRole;
 }
+
+export type HoistRole = 'all' | 'web' | 'worker';
 
 export interface Hoist {
   app: ReturnType<typeof createHttpApp>;
@@ -73,7 +71,8 @@ async function whenConnected(redis: Redis, timeoutMs: number): Promise<void> {
 /** Wires every part from config; the only place that knows them all. */
 export function createHoist(options: HoistOptions): Hoist {
   const { config, logger } = options;
-  const prefix = options.prefix ?? 'hoist';
+  const { prefix, attempts, concurrency, lockTimeout } = config.queue;
+  const role = options.role ?? 'all';
   const { environments, apps } = toDomain(config);
   const access = splitCredentials(config.gitops.url);
   const repoKey = createHash('sha256').update(`${access.url}\n${config.gitops.branch}`).digest('hex').slice(0, 16);
@@ -83,7 +82,7 @@ export function createHoist(options: HoistOptions): Hoist {
   const queue = new Queue<PromotionJob>(PROMOTION_QUEUE, {
     connection: producer,
     prefix,
-    defaultJobOptions: { attempts: options.jobAttempts ?? 5, backoff: { type: 'exponential', delay: 1_000 } },
+    defaultJobOptions: { attempts, backoff: { type: 'exponential', delay: 1_000 } },
   });
   queue.on('error', () => undefined);
   const store = createPromotionStore(producer, prefix);
@@ -93,18 +92,18 @@ export function createHoist(options: HoistOptions): Hoist {
   let accepting = true;
 
   const closers: Array<() => Promise<unknown>> = [];
-  if (options.worker ?? true) {
+  if (role !== 'web') {
     const workerRedis = createRedisConnection(options.redisUrl, 'worker');
     const subscriber = createRedisConnection(options.redisUrl, 'worker');
     const workerStore = createPromotionStore(workerRedis, prefix);
-    const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix });
+    const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix, lockTtlMs: lockTimeout });
     const workspace = createWorkspace({ ...gitSetup, dir: join(options.dataDir, 'workspaces', repoKey), branch: config.gitops.branch });
     const writer = createPushWriter({ workspace, renderer: options.renderer ?? createKustomizeRenderer(), logger });
     const process = createPromotionProcessor({ store: workerStore, batcher, writer, repoKey, logger });
     const worker = startWorker<PromotionJob, PromotionResult>(
       PROMOTION_QUEUE,
       (job) => process({ data: job.data, attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1 }),
-      { connection: createRedisConnection(options.redisUrl, 'worker'), prefix, concurrency: options.workerConcurrency ?? 32 },
+      { connection: createRedisConnection(options.redisUrl, 'worker'), prefix, concurrency, lockDurationMs: lockTimeout },
     );
     worker.on('error', (error) => logger.warn({ err: error.message }, 'queue worker error'));
     closers.push(
@@ -117,6 +116,8 @@ export function createHoist(options: HoistOptions): Hoist {
 
   const app = createHttpApp({
     logger,
+    // A worker-only process answers probes but takes no webhooks or API calls.
+    routes: role === 'worker' ? 'health' : 'all',
     gitlab: { webhookSecret: config.gitlab.webhookSecret, intake, logger },
     api: { token: config.api.token, store, reader, environments, apps },
     readiness: {

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     dataDir: env.dataDir,
     logger,
     gitBaseEnv: env.gitBaseEnv,
+    role: env.role,
     renderer: createKustomizeRenderer(env.kustomizeCommand ? { command: env.kustomizeCommand } : {}),
   });
   try {
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
     );
   }
   const server = serve({ fetch: hoist.app.fetch, port: env.port }, (info) => {
-    logger.info({ port: info.port, config: loaded.source.kind === 'file' ? loaded.source.path : 'built-in demo' }, 'hoist is listening');
+    logger.info({ port: info.port, role: env.role, config: loaded.source.kind === 'file' ? loaded.source.path : 'built-in demo' }, 'hoist is listening');
   });
   server.on('error', (error: NodeJS.ErrnoException) => {
     die(error.code === 'EADDRINUSE' ? `port ${env.port} is already in use; set PORT to another one` : error.message);

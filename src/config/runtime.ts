@@ -11,6 +11,8 @@ export interface RuntimeEnv {
   port: number;
   redisUrl: string;
   dataDir: string;
+  /** HOIST_ROLE: `web` (webhooks, API), `worker` (GitOps writes) or `all` (both, the default). */
+  role: 'all' | 'web' | 'worker';
   /** HOIST_KUSTOMIZE: the render command (argv prefix, e.g. "kustomize build"); default: found on first use. */
   kustomizeCommand: string[] | undefined;
   /** Everything else a config file may reference as ${VAR}. */
@@ -26,7 +28,12 @@ export function readRuntimeEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new HoistError('config_invalid', `PORT must be a port number, got "${env.PORT}"`);
   }
+  const role = env.HOIST_ROLE || 'all';
+  if (role !== 'all' && role !== 'web' && role !== 'worker') {
+    throw new HoistError('config_invalid', `HOIST_ROLE must be web, worker or all, got "${role}"`);
+  }
   return {
+    role,
     configPath: env.HOIST_CONFIG || undefined,
     port,
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationSchema } from './duration.js';
 
 /** Names end up in paths, branch names, trailers and chat commands: keep them boring. */
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -53,6 +54,19 @@ export const configSchema = z
     api: z.object({ token: z.string().min(1, 'must not be empty') }).strict(),
     environments: z.array(environmentSchema).min(1),
     apps: z.array(appSchema).min(1),
+    queue: z
+      .object({
+        /** Redis key prefix: several Hoist installs can share one Redis. */
+        prefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('hoist'),
+        /** Tries per promotion when failures are transient (remote unreachable and the like). */
+        attempts: z.number().int().min(1).max(100).default(5),
+        /** Jobs in flight per worker process; most of them wait for the repo's writer. */
+        concurrency: z.number().int().min(1).max(1000).default(32),
+        /** How long a crashed worker's job and write lock keep others waiting before they take over. */
+        lockTimeout: durationSchema.pipe(z.number().min(2_000, 'must be at least 2s')).default(30_000),
+      })
+      .strict()
+      .default({ prefix: 'hoist', attempts: 5, concurrency: 32, lockTimeout: 30_000 }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
   })
   .strict()

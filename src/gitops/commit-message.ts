@@ -32,3 +32,33 @@ export function buildCommitMessage(edits: readonly Landed[]): string {
   const body = edits.map((e) => `- ${e.app} to ${e.env}: ${e.tag}`).join('\n');
   return `${subject}\n\n${body}\n\n${edits.flatMap(trailerGroup).join('\n')}\n`;
 }
+
+export interface TrailerGroup {
+  app: string;
+  env: string;
+  tag: string;
+  promotion: string;
+  source: string;
+}
+
+const FIELDS: Record<string, keyof TrailerGroup> = {
+  'Hoist-App': 'app',
+  'Hoist-Env': 'env',
+  'Hoist-Tag': 'tag',
+  'Hoist-Promotion': 'promotion',
+  'Hoist-Source': 'source',
+};
+
+/** Reads the trailer groups back from a commit message; each `Hoist-App` starts a new group. */
+export function parseTrailerGroups(message: string): TrailerGroup[] {
+  const groups: TrailerGroup[] = [];
+  for (const line of message.split('\n')) {
+    const match = /^(Hoist-[A-Za-z]+): (.*)$/.exec(line.trimEnd());
+    const field = match ? FIELDS[match[1] as string] : undefined;
+    if (!match || !field) continue;
+    if (field === 'app') groups.push({ app: '', env: '', tag: '', promotion: '', source: '' });
+    const current = groups[groups.length - 1];
+    if (current) current[field] = match[2] as string;
+  }
+  return groups;
+}

@@ -13,6 +13,8 @@ export interface Workspace {
   /** Commits the given files on top of the synced head; returns the new commit. */
   commit(message: string, files: readonly string[]): Promise<string>;
   push(): Promise<void>;
+  /** Messages of the newest commits on the remote branch that touched `relPath`, newest first. */
+  recentMessages(relPath: string, limit: number): Promise<Array<{ commit: string; message: string }>>;
   /** The commit on the remote branch whose message carries `Hoist-Promotion: <id>`, if any. */
   findPromotionCommit(promotionId: string, since: Date): Promise<string | undefined>;
 }
@@ -113,6 +115,18 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
       } catch (error) {
         throw toGitError('pushing to the GitOps branch', error, access);
       }
+    },
+    async recentMessages(relPath, limit) {
+      const g = await git();
+      const out = await g.raw(['log', `-n${limit}`, '--format=%H%x1f%B%x1e', remoteRef, '--', relPath]);
+      return out
+        .split('\x1e')
+        .map((record) => record.replace(/^\n+/, ''))
+        .filter((record) => record.includes('\x1f'))
+        .map((record) => {
+          const [commit = '', message = ''] = record.split('\x1f');
+          return { commit, message };
+        });
     },
     async findPromotionCommit(promotionId, since) {
       const g = await git();

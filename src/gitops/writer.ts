@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { EditOutcome, ImageEdit, RepoWriter } from '../domain/ports.js';
 import { HoistError, isHoistError, toHoistError } from '../errors.js';
 import { KUSTOMIZATION_FILES, checkRendered, readImages, setImage, type Renderer } from '../kustomize/index.js';
-import { buildCommitMessage } from './commit-message.js';
+import { newerRunningPipeline } from '../domain/ordering.js';
+import { buildCommitMessage, parseTrailerGroups, type TrailerGroup } from './commit-message.js';
 import type { Workspace } from './workspace.js';
 
 export interface PushWriterOptions {
@@ -20,7 +21,12 @@ interface OverlayFile {
   original: string;
   text: string;
   edits: ImageEdit[];
+  /** Per app, the newest Hoist trailer group for this file's environment (read lazily). */
+  landed?: Map<string, TrailerGroup>;
 }
+
+/** How far back to look for the promotion that set an app's current tag. */
+const LANDED_LOOKBACK = 200;
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -60,6 +66,31 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
       if (text !== undefined) return { path, text };
     }
     return undefined;
+  };
+
+  /**
+   * Pipelines finish out of order: an older pipeline must not overwrite the tag a newer one landed.
+   * The running tag counts as the newer pipeline's only while it is still the tag in the file (a hand edit
+   * since then means we do not know where it came from).
+   */
+  const runningNewerPipeline = async (file: OverlayFile, edit: ImageEdit): Promise<string | undefined> => {
+    if (edit.source.kind !== 'pipeline') return undefined;
+    if (!file.landed) {
+      file.landed = new Map();
+      for (const { message } of await workspace.recentMessages(file.path, LANDED_LOOKBACK)) {
+        for (const group of parseTrailerGroups(message)) {
+          if (group.env === edit.env && !file.landed.has(group.app)) file.landed.set(group.app, group);
+        }
+      }
+    }
+    const landed = file.landed.get(edit.app);
+    if (!landed) return undefined;
+    const current = readImages(file.original).find((entry) => entry.name === edit.image)?.newTag;
+    if (current !== landed.tag) return undefined;
+    const newer = newerRunningPipeline(edit.source, landed.source);
+    return newer === undefined
+      ? undefined
+      : `pipeline ${edit.source.pipelineId} is older than pipeline ${newer}, whose tag ${landed.tag} ${edit.env} already runs`;
   };
 
   /** Renders each touched overlay once; on failure, finds which edits are to blame by trying each alone. */
@@ -128,6 +159,11 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
         }
         file = { path: found.path, original: found.text, text: found.text, edits: [] };
         files.set(found.path, file);
+      }
+      const newer = await runningNewerPipeline(file, edit);
+      if (newer) {
+        outcomes.set(edit.promotionId, { promotionId: edit.promotionId, state: 'skipped', reason: newer });
+        continue;
       }
       try {
         const result = setImage(file.text, { name: edit.image, tag: edit.tag });

@@ -9,6 +9,7 @@ import { type GitlabWebhookDeps, gitlabWebhook } from './webhooks/gitlab.js';
 
 export interface AppDeps {
   logger: Logger;
+  routes: 'all' | 'health';
   gitlab: GitlabWebhookDeps;
   api: ApiDeps;
   readiness: ReadinessDeps;
@@ -18,8 +19,10 @@ export function createHttpApp(deps: AppDeps) {
   const app = new Hono<HttpEnv>();
   app.use(requestId({ headerName: 'X-Request-Id' }));
   app.route('/', health(deps.readiness));
-  app.route('/webhooks/gitlab', gitlabWebhook(deps.gitlab));
-  app.route('/api', api(deps.api));
+  if (deps.routes === 'all') {
+    app.route('/webhooks/gitlab', gitlabWebhook(deps.gitlab));
+    app.route('/api', api(deps.api));
+  }
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}`, code: 'not_found' }, 404));
   app.onError(createErrorHandler(deps.logger));
   return app;

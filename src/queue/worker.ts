@@ -33,6 +33,11 @@ export function startWorker<Data, Result>(
       prefix: options.prefix,
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs ?? 30_000,
+      // Check for jobs whose worker died as often as a lock can expire, so they resume promptly.
+      stalledInterval: options.lockDurationMs ?? 30_000,
+      // A job whose worker died mid-write is resumed (it finds its own trailer); only a job that keeps
+      // killing workers is given up.
+      maxStalledCount: 5,
       // Job ids carry the idempotency key, so keep finished ones long enough to absorb GitLab's resends.
       removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
       removeOnFail: { age: 30 * 24 * 3600, count: 100_000 },

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { inject } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { HoistConfig } from '../../src/config/schema.js';
-import { createHoist, type Hoist } from '../../src/hoist.js';
+import { createHoist, type Hoist, type HoistRole } from '../../src/hoist.js';
 import { PROJECT_ROOT, TEST_GIT_ENV } from './git-repos.js';
 
 export const WEBHOOK_SECRET = 'test-webhook-secret';
@@ -37,7 +37,7 @@ export interface TestHoist extends Hoist {
 }
 
 /** A real Hoist on the suite's redis-server, a temp data dir and its own Redis key prefix. */
-export async function startTestHoist(config: HoistConfig | string, options: { worker?: boolean; jobAttempts?: number; prefix?: string } = {}): Promise<TestHoist> {
+export async function startTestHoist(config: HoistConfig | string, options: { role?: HoistRole; prefix?: string } = {}): Promise<TestHoist> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hoist-data-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -46,17 +46,16 @@ export async function startTestHoist(config: HoistConfig | string, options: { wo
       callback();
     },
   });
-  const parsed = typeof config === 'string' ? parseConfig(config, 'test.yaml', {}) : config;
   const prefix = options.prefix ?? `t${randomUUID().slice(0, 8)}`;
+  const base = typeof config === 'string' ? parseConfig(config, 'test.yaml', {}) : config;
+  const parsed: HoistConfig = { ...base, queue: { ...base.queue, prefix } };
   const hoist = createHoist({
     config: parsed,
     redisUrl: inject('redisUrl'),
     dataDir,
     logger: pino({ level: 'debug' }, destination),
     gitBaseEnv: TEST_GIT_ENV,
-    prefix,
-    worker: options.worker,
-    jobAttempts: options.jobAttempts,
+    role: options.role,
   });
   await hoist.ready();
   return {

@@ -193,7 +193,7 @@ describe('rejected and ignored deliveries change nothing', () => {
 
 describe('readiness and failures that name their cause', () => {
   it('readyz is 503 with a reason when the GitOps remote is missing', async () => {
-    const hoist = await startTestHoist(testConfigText('file:///nonexistent/hoist/gitops.git'), { worker: false });
+    const hoist = await startTestHoist(testConfigText('file:///nonexistent/hoist/gitops.git'), { role: 'web' });
     try {
       const res = await hoist.app.request('/readyz');
       expect(res.status).toBe(503);
