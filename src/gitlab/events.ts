@@ -60,7 +60,8 @@ function safePipelineUrl(event: PipelineEvent): string {
 
 export function toPipelineBuild(event: PipelineEvent): PipelineBuild {
   const attrs = event.object_attributes;
-  const variables: Record<string, string> = {};
+  // No prototype: a pipeline variable may well be called __proto__.
+  const variables: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const v of attrs.variables ?? []) variables[v.key] = v.value ?? '';
   return {
     project: event.project.path_with_namespace,

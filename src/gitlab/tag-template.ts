@@ -38,7 +38,9 @@ export function templateVariables(build: PipelineBuild): Record<string, string> 
 export function renderTag(template: string, variables: Readonly<Record<string, string>>): string {
   const tag = template.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (match, braced?: string, bare?: string) => {
     if (match === '$$') return '$';
-    return variables[(braced ?? bare) as string] ?? '';
+    const name = (braced ?? bare) as string;
+    // Own properties only: `$constructor` or `$toString` are unset variables, not Object's methods.
+    return Object.hasOwn(variables, name) ? (variables[name] ?? '') : '';
   });
   if (!OCI_TAG.test(tag)) {
     throw new HoistError('template_invalid', `tag template "${template}" gave ${JSON.stringify(tag)}, which is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})`, {

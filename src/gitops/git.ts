@@ -29,9 +29,9 @@ export function splitCredentials(rawUrl: string): RemoteAccess {
 /** Removes anything that looks like credentials from git's output before it reaches a message. */
 export function redactGitOutput(text: string, access?: RemoteAccess): string {
   let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/gi, '$1***@');
-  for (const secret of [access?.password, access?.username]) {
-    if (secret && secret.length >= 4) out = out.split(secret).join('***');
-  }
+  // The password only: a username is no secret, and hiding it would mangle paths that contain it.
+  const secret = access?.password;
+  if (secret && secret.length >= 4) out = out.split(secret).join('***');
   return out;
 }
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Promotion } from '../domain/types.js';
+import { HoistError } from '../errors.js';
 
 export interface PromotionStore {
   /** Stores the promotion unless one with the same id exists; either way returns what is stored. */
@@ -26,6 +27,11 @@ redis.call('SET', KEYS[1], encoded, 'KEEPTTL')
 return encoded
 `;
 
+/** Redis errors reach callers as `unavailable`, so the API answers 503 rather than 500 while Redis is down. */
+function unavailable(cause: unknown): never {
+  throw new HoistError('unavailable', `Redis is not reachable: ${(cause as Error).message}`, { cause });
+}
+
 export function createPromotionStore(redis: Redis, prefix: string): PromotionStore {
   const key = (id: string) => `${prefix}:promotion:${id}`;
   // Lua's cjson keeps explicit nulls (how a patch clears a field); the API sees them as absent.
@@ -33,18 +39,18 @@ export function createPromotionStore(redis: Redis, prefix: string): PromotionSto
     raw === null ? undefined : (JSON.parse(raw, (_key, value: unknown) => (value === null ? undefined : value)) as Promotion);
   return {
     async ensure(promotion) {
-      const stored = await redis.set(key(promotion.id), JSON.stringify(promotion), 'EX', RETENTION_SECONDS, 'NX');
+      const stored = await redis.set(key(promotion.id), JSON.stringify(promotion), 'EX', RETENTION_SECONDS, 'NX').catch(unavailable);
       if (stored === 'OK') return { created: true, promotion };
-      const existing = decode(await redis.get(key(promotion.id)));
+      const existing = decode(await redis.get(key(promotion.id)).catch(unavailable));
       return existing ? { created: false, promotion: existing } : this.ensure(promotion);
     },
     async get(id) {
-      return decode(await redis.get(key(id)));
+      return decode(await redis.get(key(id)).catch(unavailable));
     },
     async getMany(ids) {
       const out = new Map<string, Promotion>();
       if (ids.length === 0) return out;
-      const raws = await redis.mget(...ids.map(key));
+      const raws = await redis.mget(...ids.map(key)).catch(unavailable);
       raws.forEach((raw, i) => {
         const p = decode(raw);
         if (p) out.set(ids[i] as string, p);
@@ -53,7 +59,7 @@ export function createPromotionStore(redis: Redis, prefix: string): PromotionSto
     },
     async update(id, patch) {
       const body = JSON.stringify({ ...patch, updatedAt: new Date().toISOString() }, (_key, value: unknown) => (value === undefined ? null : value));
-      const raw = (await redis.eval(UPDATE_SCRIPT, 1, key(id), body)) as string | null;
+      const raw = (await redis.eval(UPDATE_SCRIPT, 1, key(id), body).catch(unavailable)) as string | null;
       return decode(raw);
     },
   };

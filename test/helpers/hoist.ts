@@ -13,10 +13,10 @@ import { PROJECT_ROOT, TEST_GIT_ENV } from './git-repos.js';
 export const WEBHOOK_SECRET = 'test-webhook-secret';
 export const API_TOKEN = 'test-api-token';
 
-export function testConfigText(gitopsUrl: string, extraApps = ''): string {
+export function testConfigText(gitopsUrl: string, extraApps = '', secrets: { webhookSecret?: string; apiToken?: string } = {}): string {
   return `gitops: { url: "${gitopsUrl}", branch: main, author: { name: Hoist, email: hoist@example.invalid } }
-gitlab: { webhookSecret: ${WEBHOOK_SECRET} }
-api: { token: ${API_TOKEN} }
+gitlab: { webhookSecret: ${secrets.webhookSecret ?? WEBHOOK_SECRET} }
+api: { token: ${secrets.apiToken ?? API_TOKEN} }
 environments:
   - { name: dev, path: overlays/dev, promotion: auto }
   - { name: staging, path: overlays/staging, from: dev, promotion: gated }
@@ -28,6 +28,19 @@ apps:
     tag: $CI_COMMIT_SHORT_SHA
     branches: [main]
 ${extraApps}`;
+}
+
+/** A config for synthetic repos (createSyntheticGitops): one app per name, tag p<pipeline id>. */
+export function appsConfig(url: string, apps: readonly string[], extra = ''): string {
+  return `gitops: { url: "${url}", branch: main }
+gitlab: { webhookSecret: ${WEBHOOK_SECRET} }
+api: { token: ${API_TOKEN} }
+environments:
+  - { name: dev, path: overlays/dev, promotion: auto }
+  - { name: prod, path: overlays/prod, from: dev, promotion: manual }
+apps:
+${apps.map((a) => `  - { name: ${a}, project: group/${a}, image: registry.example.com/group/${a}, tag: "p$CI_PIPELINE_ID" }`).join('\n')}
+${extra}`;
 }
 
 export interface TestHoist extends Hoist {
@@ -125,11 +138,11 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string,
 }
 
 /** Polls the API until the promotion has ended; returns its final view. */
-export async function settled(hoist: Hoist, id: string): Promise<Record<string, unknown>> {
+export async function settled(hoist: Hoist, id: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
   return waitFor(async () => {
     const res = await hoist.app.request(`/api/promotions/${id}`, { headers: apiHeaders });
     if (res.status !== 200) return undefined;
     const body = (await res.json()) as Record<string, unknown>;
     return ['committed', 'skipped', 'failed'].includes(body.state as string) ? body : undefined;
-  }, `promotion ${id} to settle`);
+  }, `promotion ${id} to settle`, timeoutMs);
 }

@@ -1,21 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSyntheticGitops, git, type TempGitops } from '../helpers/git-repos.js';
-import { pipelineEvent, settled, startTestHoist, type TestHoist, webhookRequest, WEBHOOK_SECRET, API_TOKEN } from '../helpers/hoist.js';
+import { appsConfig, pipelineEvent, settled, startTestHoist, type TestHoist, webhookRequest } from '../helpers/hoist.js';
 
 const APPS = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];
-
-function configFor(url: string): string {
-  return `gitops: { url: "${url}", branch: main }
-gitlab: { webhookSecret: ${WEBHOOK_SECRET} }
-api: { token: ${API_TOKEN} }
-environments:
-  - { name: dev, path: overlays/dev, promotion: auto }
-  - { name: prod, path: overlays/prod, from: dev, promotion: manual }
-apps:
-${APPS.map((a) => `  - { name: ${a}, project: group/${a}, image: registry.example.com/group/${a}, tag: "build-$CI_PIPELINE_ID" }`).join('\n')}
-`;
-}
 
 describe('two Hoist processes sharing one Redis and one GitOps branch', () => {
   let gitops: TempGitops;
@@ -25,8 +13,8 @@ describe('two Hoist processes sharing one Redis and one GitOps branch', () => {
   beforeAll(async () => {
     gitops = await createSyntheticGitops(APPS);
     const prefix = `t${randomUUID().slice(0, 8)}`;
-    a = await startTestHoist(configFor(gitops.url), { prefix });
-    b = await startTestHoist(configFor(gitops.url), { prefix });
+    a = await startTestHoist(appsConfig(gitops.url, APPS), { prefix });
+    b = await startTestHoist(appsConfig(gitops.url, APPS), { prefix });
   });
   afterAll(async () => {
     await a.close();
@@ -53,7 +41,7 @@ describe('two Hoist processes sharing one Redis and one GitOps branch', () => {
     const dev = await git(gitops.bare, 'show', 'main:overlays/dev/kustomization.yaml');
     APPS.forEach((app, i) => {
       // Pipelines finish in any order; an older one never overwrites a newer one.
-      expect(dev).toMatch(new RegExp(`name: registry.example.com/group/${app}\\n    newTag: "build-${i + 1}03"`));
+      expect(dev).toMatch(new RegExp(`name: registry.example.com/group/${app}\\n    newTag: "p${i + 1}03"`));
     });
     const commits = Number((await git(gitops.bare, 'rev-list', '--count', 'main')).trim()) - 1;
     expect(commits).toBeGreaterThan(0);

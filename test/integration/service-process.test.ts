@@ -1,27 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../helpers/redis-server.js';
 import { PROJECT_ROOT, TEST_GIT_ENV } from '../helpers/git-repos.js';
+import { spawnHoist } from '../helpers/processes.js';
 
-const TSX = join(PROJECT_ROOT, 'node_modules/.bin/tsx');
-const MAIN = join(PROJECT_ROOT, 'src/main.ts');
-
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(cwd: string, env: Record<string, string>): Run {
-  let output = '';
-  const child = spawn(TSX, [MAIN], { cwd, env: { ...TEST_GIT_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+function start(cwd: string, env: Record<string, string>) {
+  return spawnHoist(env, { cwd });
 }
 
 async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
@@ -77,10 +64,10 @@ describe('the service as `npm start` runs it', () => {
         return body.environments[0]?.apps[0]?.tag === 'c0ffee00' ? body : undefined;
       }, 'dev to run the new tag');
       expect(envs.environments.map((e) => e.apps[0]?.tag)).toEqual(['c0ffee00', '0.1.0', '0.1.0']);
-      run.child.kill('SIGTERM');
+      run.kill('SIGTERM');
       expect(await run.exited).toBe(0);
     } finally {
-      run.child.kill('SIGKILL');
+      run.kill('SIGKILL');
     }
   });
 });

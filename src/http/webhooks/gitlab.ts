@@ -40,7 +40,7 @@ export function gitlabWebhook(deps: GitlabWebhookDeps) {
         throw new HoistError('unauthorized', 'missing or wrong X-Gitlab-Token');
       }
       const contentType = c.req.header('content-type') ?? '';
-      if (!/^application\/json\b/i.test(contentType)) {
+      if (!/^application\/json\s*(;|$)/i.test(contentType)) {
         return c.json({ error: `content type must be application/json, got "${contentType || 'none'}"`, code: 'bad_request' }, 415);
       }
       const text = await c.req.text();
