@@ -12,7 +12,7 @@ import { createWorkspace } from './gitops/workspace.js';
 import { createPushWriter } from './gitops/writer.js';
 import { createHttpApp } from './http/app.js';
 import { createKustomizeRenderer, type Renderer } from './kustomize/index.js';
-import { createRedisConnection } from './queue/connection.js';
+import { createRedisConnection, whenConnected } from './queue/connection.js';
 import { createKeyedBatcher } from './queue/keyed-batch.js';
 import { startWorker } from './queue/worker.js';
 import { createPipelineIntake } from './service/pipeline-intake.js';
@@ -46,26 +46,6 @@ function toDomain(config: HoistConfig): { environments: Environment[]; apps: App
     environments: config.environments.map((e) => ({ name: e.name, path: e.path, promotion: e.promotion, from: e.from })),
     apps: config.apps.map((a) => ({ ...a })),
   };
-}
-
-/** Waits for a lazily connecting client (BullMQ may already have started it) or its first failure. */
-async function whenConnected(redis: Redis, timeoutMs: number): Promise<void> {
-  if (redis.status === 'ready') return;
-  if (redis.status === 'wait') redis.connect().catch(() => undefined);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
-    const onReady = () => finish();
-    const onError = (error: Error) => finish(error);
-    function finish(error?: Error) {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-      redis.off('error', onError);
-      if (error) reject(error);
-      else resolve();
-    }
-    redis.on('ready', onReady);
-    redis.on('error', onError);
-  });
 }
 
 /** Wires every part from config; the only place that knows them all. */

@@ -6,7 +6,7 @@ import { ensureDemoRepo } from './gitops/demo-repo.js';
 import { createHoist } from './hoist.js';
 import { createKustomizeRenderer } from './kustomize/index.js';
 import { createLogger } from './observability/logger.js';
-import { redactUrl } from './queue/connection.js';
+import { checkRedis, redactUrl } from './queue/connection.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -19,6 +19,14 @@ function die(message: string): never {
 async function main(): Promise<void> {
   const env = readRuntimeEnv();
   const loaded = await loadRuntimeConfig(env);
+  try {
+    await checkRedis(env.redisUrl);
+  } catch (error) {
+    die(
+      `cannot reach Redis at ${redactUrl(env.redisUrl)} (${(error as Error).message}). ` +
+        'Start one (`redis-server --daemonize yes`) or point REDIS_URL at yours, e.g. REDIS_URL=redis://127.0.0.1:6379.',
+    );
+  }
   const logger = createLogger({ level: loaded.config.log?.level ?? 'info', pretty: process.stdout.isTTY === true });
   if (loaded.source.kind === 'demo') {
     const seeded = await ensureDemoRepo(loaded.source.repoDir, PROJECT_ROOT, { toolsDir: env.dataDir, baseEnv: env.gitBaseEnv });
@@ -36,15 +44,7 @@ async function main(): Promise<void> {
     role: env.role,
     renderer: createKustomizeRenderer(env.kustomizeCommand ? { command: env.kustomizeCommand } : {}),
   });
-  try {
-    await hoist.ready();
-  } catch (error) {
-    await hoist.close().catch(() => undefined);
-    die(
-      `cannot reach Redis at ${redactUrl(env.redisUrl)} (${(error as Error).message}). ` +
-        'Start one (`redis-server --daemonize yes`) or point REDIS_URL at yours, e.g. REDIS_URL=redis://127.0.0.1:6379.',
-    );
-  }
+  await hoist.ready();
   const server = serve({ fetch: hoist.app.fetch, port: env.port }, (info) => {
     logger.info({ port: info.port, role: env.role, config: loaded.source.kind === 'file' ? loaded.source.path : 'built-in demo' }, 'hoist is listening');
   });

@@ -28,3 +28,34 @@ export function redactUrl(url: string): string {
     return url.replace(/\/\/[^@/]*@/, '//***@');
   }
 }
+
+/** Waits for a lazily connecting client (BullMQ may already have started it) or its first failure. */
+export async function whenConnected(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  if (redis.status === 'wait') redis.connect().catch(() => undefined);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    const onReady = () => finish();
+    const onError = (error: Error) => finish(error);
+    function finish(error?: Error) {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    }
+    redis.on('ready', onReady);
+    redis.on('error', onError);
+  });
+}
+
+/** Connects once, pings, disconnects: the start-up check that runs before anything else touches Redis. */
+export async function checkRedis(url: string, timeoutMs = 5_000): Promise<void> {
+  const redis = createRedisConnection(url, 'client', { retryStrategy: () => null });
+  try {
+    await whenConnected(redis, timeoutMs);
+    await redis.ping();
+  } finally {
+    redis.disconnect();
+  }
+}
