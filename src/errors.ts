@@ -5,6 +5,7 @@ export type HoistErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
+  | 'conflict'
   | 'payload_too_large'
   | 'unavailable'
   | 'template_invalid'

@@ -11,6 +11,7 @@ const STATUS: Partial<Record<HoistErrorCode, ContentfulStatusCode>> = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  conflict: 409,
   payload_too_large: 413,
   unavailable: 503,
   // The GitOps remote failed us: an upstream problem, not ours and not the caller's.

@@ -1,0 +1,70 @@
+import type { PromotionState } from '../domain/types.js';
+
+/** Where a request came from: the API (X-Hoist-User) or a chat command. */
+export type Channel = 'api' | 'slack' | 'mattermost';
+
+export interface Actor {
+  /** The name rbac and approvals use (chat user ids are mapped to it through chatops.users). */
+  name: string;
+  via: Channel;
+}
+
+export interface GateView {
+  gate: 'soak' | 'healthy' | 'window' | 'freeze';
+  status: 'passed' | 'waiting';
+  reason: string;
+}
+
+export interface PromotionView {
+  id: string;
+  /** Single-app promotions; a release train lists its apps in `apps`. */
+  app: string;
+  env: string;
+  tag: string;
+  apps: Array<{ app: string; tag: string }>;
+  state: PromotionState;
+  kind: 'pipeline' | 'manual' | 'gated' | 'rollback';
+  commit?: string;
+  error?: string;
+  reason?: string;
+  requestedBy?: string;
+  gates?: GateView[];
+  approvals?: { required: number; given: Array<{ by: string; at: string }>; missing: number };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface HistoryEntry {
+  commit: string;
+  date: string;
+  app: string;
+  env: string;
+  tag: string;
+  promotion: string;
+  kind: 'pipeline' | 'manual' | 'gated' | 'rollback';
+  /** The pipeline that built the tag (its URL), when known. */
+  source: string;
+  requestedBy?: string;
+  approvedBy: string[];
+}
+
+export interface EnvironmentStatus {
+  commit: string;
+  environments: Array<{ name: string; apps: Array<{ app: string; tag: string | null }> }>;
+}
+
+/**
+ * The use cases behind the API and the chat commands. Every refusal is a HoistError: `forbidden` (403,
+ * not allowed by rbac/approvers, self-approval), `not_found` (404), `bad_request` (400: unknown app or
+ * environment, a tag that was never in `from`), `conflict` (409: already approved by that person,
+ * promotion already finished, nothing to roll back to).
+ */
+export interface PromotionService {
+  requestPromotion(input: { apps: string[]; to: string; tag?: string }, actor: Actor): Promise<PromotionView>;
+  approve(id: string, actor: Actor): Promise<PromotionView>;
+  cancel(id: string, actor: Actor): Promise<PromotionView>;
+  rollback(input: { app: string; env: string; tag?: string }, actor: Actor): Promise<PromotionView>;
+  get(id: string): Promise<PromotionView>;
+  status(app?: string): Promise<EnvironmentStatus>;
+  history(filter: { app?: string; env?: string }): Promise<HistoryEntry[]>;
+}
