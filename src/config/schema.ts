@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseFreeze, parseWindow } from '../domain/gates.js';
 import { durationSchema } from './duration.js';
 
 /** Names end up in paths, branch names, trailers and chat commands: keep them boring. */
@@ -17,12 +18,49 @@ const relativePath = z
   })
   .transform((p) => p.replace(/\/+$/, '').replace(/^\.\//, ''));
 
+const windowSchema = z.string().superRefine((text, ctx) => {
+  try {
+    parseWindow(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+const freezeSchema = z.string().superRefine((text, ctx) => {
+  try {
+    parseFreeze(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+const member = z.string().regex(/^(\*|group:[A-Za-z0-9._-]+|[A-Za-z0-9._@-]+)$/, 'a name, "group:<name>" or "*"');
+
 export const environmentSchema = z
   .object({
     name: z.string().regex(NAME, 'must match [a-z0-9][a-z0-9-]* (at most 63 characters)'),
     path: relativePath,
     promotion: promotionPolicySchema,
     from: z.string().optional(),
+    gates: z
+      .object({
+        soak: durationSchema.optional(),
+        healthy: z.boolean().optional(),
+        window: windowSchema.optional(),
+        freeze: z.array(freezeSchema).optional(),
+      })
+      .strict()
+      .optional(),
+    approvals: z
+      .object({
+        required: z.number().int().min(1),
+        approvers: z.array(member).min(1),
+        allowSelfApproval: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+    /** What happens to an older waiting promotion of the same app when a newer version arrives. */
+    pending: z.enum(['supersede', 'queue']).default('supersede'),
   })
   .strict();
 
@@ -54,6 +92,24 @@ export const configSchema = z
     api: z.object({ token: z.string().min(1, 'must not be empty') }).strict(),
     environments: z.array(environmentSchema).min(1),
     apps: z.array(appSchema).min(1),
+    rbac: z
+      .object({
+        promote: z.record(z.string(), z.array(member)),
+        groups: z.record(z.string(), z.array(z.string())).default({}),
+      })
+      .strict()
+      .optional(),
+    chatops: z
+      .object({
+        slack: z.object({ signingSecret: z.string().min(1) }).strict().optional(),
+        mattermost: z.object({ token: z.string().min(1) }).strict().optional(),
+        /** Chat user id → the name rbac and approvals use. */
+        users: z.record(z.string(), z.string()).default({}),
+      })
+      .strict()
+      .optional(),
+    /** Bearer token of POST /webhooks/deployments (deploy reports feeding the `healthy` gate). */
+    deployments: z.object({ token: z.string().min(1) }).strict().optional(),
     queue: z
       .object({
         /** Redis key prefix: several Hoist installs can share one Redis. */
@@ -64,9 +120,11 @@ export const configSchema = z
         concurrency: z.number().int().min(1).max(1000).default(32),
         /** How long a crashed worker's job and write lock keep others waiting before they take over. */
         lockTimeout: durationSchema.pipe(z.number().min(2_000, 'must be at least 2s')).default(30_000),
+        /** Longest wait between two checks of a waiting promotion's gates. */
+        gateInterval: durationSchema.pipe(z.number().min(100)).default(30_000),
       })
       .strict()
-      .default({ prefix: 'hoist', attempts: 5, concurrency: 32, lockTimeout: 30_000 }),
+      .default({ prefix: 'hoist', attempts: 5, concurrency: 32, lockTimeout: 30_000, gateInterval: 30_000 }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
   })
   .strict()
@@ -109,6 +167,22 @@ export const configSchema = z
       }
       paths.set(env.path, index);
     });
+    config.environments.forEach((env, index) => {
+      if (env.promotion === 'auto' && (env.gates || env.approvals)) {
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'promotion'], message: 'an auto environment takes every pipeline: gates and approvals need promotion gated or manual' });
+      }
+      for (const approver of env.approvals?.approvers ?? []) {
+        if (approver.startsWith('group:') && !config.rbac?.groups[approver.slice(6)]) {
+          ctx.addIssue({ code: 'custom', path: ['environments', index, 'approvals', 'approvers'], message: `unknown group "${approver.slice(6)}" (define it under rbac.groups)` });
+        }
+      }
+    });
+    for (const [env, members] of Object.entries(config.rbac?.promote ?? {})) {
+      if (env !== '*' && !envNames.has(env)) ctx.addIssue({ code: 'custom', path: ['rbac', 'promote', env], message: `unknown environment "${env}"` });
+      for (const m of members) {
+        if (m.startsWith('group:') && !config.rbac?.groups[m.slice(6)]) ctx.addIssue({ code: 'custom', path: ['rbac', 'promote', env], message: `unknown group "${m.slice(6)}"` });
+      }
+    }
     const appNames = new Set<string>();
     config.apps.forEach((app, index) => {
       if (appNames.has(app.name)) {

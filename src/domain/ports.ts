@@ -1,6 +1,9 @@
 import type { PromotionSource } from './types.js';
 
-/** One image change the writer must land in one overlay. */
+/**
+ * One image change the writer must land in one overlay. Edits that share a promotionId are one
+ * promotion (a release train): they land together in one commit or not at all.
+ */
 export interface ImageEdit {
   promotionId: string;
   app: string;
@@ -10,6 +13,9 @@ export interface ImageEdit {
   image: string;
   tag: string;
   source: PromotionSource;
+  /** Who asked and who approved, for the commit's trailers (not for pipeline promotions). */
+  requestedBy?: string | undefined;
+  approvedBy?: readonly string[] | undefined;
   /** True when an earlier attempt may already have landed it (look for its trailer first). */
   mayHaveLanded: boolean;
   createdAt: string;
@@ -42,6 +48,22 @@ export interface EnvironmentSnapshot {
   environments: Record<string, { images: ImageState[] } | { error: string }>;
 }
 
+export interface CommitRecord {
+  commit: string;
+  /** Committer date, ISO 8601. */
+  date: string;
+  message: string;
+}
+
 export interface RepoReader {
   snapshot(paths: Readonly<Record<string, string>>): Promise<EnvironmentSnapshot>;
+  /** Hoist's commits on the branch (those with Hoist trailers), newest first. */
+  history(limit: number): Promise<CommitRecord[]>;
+  /** An overlay's images as of a commit (e.g. the parent of the first promotion, for a rollback). */
+  imagesAt(rev: string, overlayPath: string): Promise<ImageState[] | undefined>;
+}
+
+/** What the deploy side reports about a version in an environment (deploy webhooks, Argo CD). */
+export interface HealthSource {
+  status(env: string, app: string, tag: string): Promise<'deployed' | 'degraded' | 'unknown'>;
 }

@@ -1,4 +1,6 @@
 /** The domain's vocabulary. Plain data: no I/O, no classes. */
+import type { ApprovalPolicy } from './access.js';
+import type { Gates } from './gates.js';
 
 export type PromotionPolicy = 'auto' | 'gated' | 'manual';
 
@@ -8,6 +10,9 @@ export interface Environment {
   path: string;
   promotion: PromotionPolicy;
   from?: string | undefined;
+  gates?: Gates | undefined;
+  approvals?: ApprovalPolicy | undefined;
+  pending: 'supersede' | 'queue';
 }
 
 export interface App {
@@ -19,16 +24,32 @@ export interface App {
   mergeRequestPipelines: boolean;
 }
 
-export type PromotionState = 'queued' | 'running' | 'committed' | 'skipped' | 'failed';
-export const TERMINAL_STATES: ReadonlySet<PromotionState> = new Set(['committed', 'skipped', 'failed']);
+export type PromotionState =
+  | 'waiting'
+  | 'awaiting-approval'
+  | 'queued'
+  | 'running'
+  | 'committed'
+  | 'skipped'
+  | 'failed'
+  | 'cancelled'
+  | 'superseded';
+export const TERMINAL_STATES: ReadonlySet<PromotionState> = new Set(['committed', 'skipped', 'failed', 'cancelled', 'superseded']);
+/** Not yet handed to the writer: a newer version may supersede these. */
+export const PENDING_STATES: ReadonlySet<PromotionState> = new Set(['waiting', 'awaiting-approval']);
 
-export interface PromotionSource {
-  kind: 'pipeline';
-  project: string;
-  pipelineId: number;
-  url: string;
-  ref: string;
-  sha: string;
+export type PromotionKind = 'pipeline' | 'manual' | 'gated' | 'rollback';
+
+export type PromotionSource =
+  | { kind: 'pipeline'; project: string; pipelineId: number; url: string; ref: string; sha: string }
+  /** `url`: the pipeline that built the tag, when the history knows it. */
+  | { kind: 'manual' | 'rollback'; by: string; via: string; url?: string | undefined }
+  | { kind: 'gated'; url?: string | undefined };
+
+export interface PromotionItem {
+  app: string;
+  image: string;
+  tag: string;
 }
 
 /** What a request asks for, before it is stored. */
@@ -43,6 +64,10 @@ export interface PromotionRequest {
 
 export interface Promotion extends PromotionRequest {
   id: string;
+  /** Every app of a release train (the first is also in app/image/tag); absent for single-app promotions. */
+  items?: PromotionItem[] | undefined;
+  approvals?: Array<{ by: string; at: string }> | undefined;
+  gates?: Array<{ gate: string; status: 'passed' | 'waiting'; reason: string }> | undefined;
   state: PromotionState;
   createdAt: string;
   updatedAt: string;

@@ -16,6 +16,12 @@ export interface PushWriterOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+type ItemOutcome =
+  | { state: 'landing' }
+  | { state: 'committed'; commit: string }
+  | { state: 'skipped'; reason: string }
+  | { state: 'failed'; error: string };
+
 interface OverlayFile {
   path: string;
   original: string;
@@ -30,24 +36,39 @@ const LANDED_LOOKBACK = 200;
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Newest pipeline wins when one batch holds several promotions of the same app to the same environment. */
-function supersede(edits: readonly ImageEdit[]): { kept: ImageEdit[]; superseded: EditOutcome[] } {
+const imageKey = (e: ImageEdit) => `${e.env}\0${e.path}\0${e.image}`;
+
+/**
+ * Newest pipeline wins when one batch holds several pipeline promotions of the same image in the same
+ * environment. Promotions people asked for are never dropped here.
+ */
+function supersede(edits: readonly ImageEdit[]): { kept: ImageEdit[]; superseded: Map<string, string> } {
   const newest = new Map<string, ImageEdit>();
   for (const edit of edits) {
-    const key = `${edit.env}\0${edit.path}\0${edit.image}`;
-    const other = newest.get(key);
-    if (!other || edit.source.pipelineId > other.source.pipelineId || (edit.source.pipelineId === other.source.pipelineId && edit.createdAt > other.createdAt)) {
-      newest.set(key, edit);
-    }
+    if (edit.source.kind !== 'pipeline') continue;
+    const other = newest.get(imageKey(edit));
+    const otherId = other?.source.kind === 'pipeline' ? other.source.pipelineId : -1;
+    if (!other || edit.source.pipelineId > otherId || (edit.source.pipelineId === otherId && edit.createdAt > other.createdAt)) newest.set(imageKey(edit), edit);
   }
-  const kept = edits.filter((e) => newest.get(`${e.env}\0${e.path}\0${e.image}`) === e);
-  const superseded = edits
-    .filter((e) => !kept.includes(e))
-    .map((e): EditOutcome => {
-      const winner = newest.get(`${e.env}\0${e.path}\0${e.image}`) as ImageEdit;
-      return { promotionId: e.promotionId, state: 'skipped', reason: `superseded by promotion ${winner.promotionId} (${winner.app} ${winner.tag} from pipeline ${winner.source.pipelineId}) in the same commit batch` };
-    });
+  const superseded = new Map<string, string>();
+  const kept = edits.filter((e) => {
+    const winner = newest.get(imageKey(e));
+    if (e.source.kind !== 'pipeline' || !winner || winner === e) return true;
+    const from = winner.source.kind === 'pipeline' ? ` from pipeline ${winner.source.pipelineId}` : '';
+    superseded.set(e.promotionId, `superseded by promotion ${winner.promotionId} (${winner.app} ${winner.tag}${from}) in the same commit batch`);
+    return false;
+  });
   return { kept, superseded };
+}
+
+/** One outcome per promotion: a release train fails whole, lands whole, or is skipped whole. */
+function aggregate(promotionId: string, items: ReadonlyArray<[ImageEdit, ItemOutcome]>, commit: string | undefined): EditOutcome {
+  const label = (e: ImageEdit) => (items.length > 1 ? `${e.app}: ` : '');
+  const failed = items.filter(([, o]) => o.state === 'failed');
+  if (failed.length > 0) return { promotionId, state: 'failed', error: failed.map(([e, o]) => `${label(e)}${(o as { error: string }).error}`).join('; ') };
+  const landedCommit = items.map(([, o]) => (o.state === 'landing' ? commit : o.state === 'committed' ? o.commit : undefined)).find((c) => c !== undefined);
+  if (landedCommit) return { promotionId, state: 'committed', commit: landedCommit };
+  return { promotionId, state: 'skipped', reason: items.map(([e, o]) => `${label(e)}${(o as { reason: string }).reason}`).join('; ') };
 }
 
 /**
@@ -71,7 +92,7 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
   /**
    * Pipelines finish out of order: an older pipeline must not overwrite the tag a newer one landed.
    * The running tag counts as the newer pipeline's only while it is still the tag in the file (a hand edit
-   * since then means we do not know where it came from).
+   * since then means we do not know where it came from). Rollbacks and requested promotions are exempt.
    */
   const runningNewerPipeline = async (file: OverlayFile, edit: ImageEdit): Promise<string | undefined> => {
     if (edit.source.kind !== 'pipeline') return undefined;
@@ -93,56 +114,65 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
       : `pipeline ${edit.source.pipelineId} is older than pipeline ${newer}, whose tag ${landed.tag} ${edit.env} already runs`;
   };
 
-  /** Renders each touched overlay once; on failure, finds which edits are to blame by trying each alone. */
-  const verify = async (file: OverlayFile, outcomes: Map<string, EditOutcome>): Promise<void> => {
-    const overlayDir = posix.dirname(file.path);
-    const renderCheck = async (text: string, edits: readonly ImageEdit[]) => {
-      await workspace.writeFile(file.path, text);
-      const entries = readImages(text).filter((entry) => edits.some((e) => e.image === entry.name));
-      await checkRendered(renderer, `${workspace.dir}/${overlayDir}`, entries);
-    };
+  const renderCheck = async (file: OverlayFile): Promise<void> => {
+    await workspace.writeFile(file.path, file.text);
+    const entries = readImages(file.text).filter((entry) => file.edits.some((e) => e.image === entry.name));
+    await checkRendered(renderer, `${workspace.dir}/${posix.dirname(file.path)}`, entries);
+  };
+
+  /** Re-applies `edits` to the file's original text, dropping (as failed) any that no longer apply. */
+  const rebuild = (file: OverlayFile, edits: readonly ImageEdit[], items: Map<ImageEdit, ItemOutcome>) => {
+    file.text = file.original;
+    file.edits = [];
+    for (const edit of edits) {
+      try {
+        file.text = setImage(file.text, { name: edit.image, tag: edit.tag }).text;
+        file.edits.push(edit);
+      } catch (error) {
+        items.set(edit, { state: 'failed', error: toHoistError(error).message });
+      }
+    }
+  };
+
+  /** Renders a touched overlay once; on failure, finds which edits are to blame by trying each alone. */
+  const verify = async (file: OverlayFile, items: Map<ImageEdit, ItemOutcome>): Promise<void> => {
     try {
-      await renderCheck(file.text, file.edits);
+      await renderCheck(file);
       return;
     } catch (error) {
       if (isHoistError(error) && error.retryable) throw error;
       if (file.edits.length === 1) {
-        const [edit] = file.edits as [ImageEdit];
-        outcomes.set(edit.promotionId, { promotionId: edit.promotionId, state: 'failed', error: toHoistError(error).message });
-        file.edits = [];
-        file.text = file.original;
-        await workspace.writeFile(file.path, file.original);
+        items.set(file.edits[0] as ImageEdit, { state: 'failed', error: toHoistError(error).message });
+        rebuild(file, [], items);
+        await workspace.writeFile(file.path, file.text);
         return;
       }
     }
     const good: ImageEdit[] = [];
-    let text = file.original;
     for (const edit of file.edits) {
+      const alone: OverlayFile = { ...file, text: setImage(file.original, { name: edit.image, tag: edit.tag }).text, edits: [edit] };
       try {
-        const candidate = setImage(text, { name: edit.image, tag: edit.tag });
-        await renderCheck(candidate.text, [edit]);
-        text = candidate.text;
+        await renderCheck(alone);
         good.push(edit);
       } catch (error) {
         if (isHoistError(error) && error.retryable) throw error;
-        outcomes.set(edit.promotionId, { promotionId: edit.promotionId, state: 'failed', error: toHoistError(error).message });
+        items.set(edit, { state: 'failed', error: toHoistError(error).message });
       }
     }
-    file.edits = good;
-    file.text = text;
-    await workspace.writeFile(file.path, text);
+    rebuild(file, good, items);
+    await workspace.writeFile(file.path, file.text);
   };
 
-  const attempt = async (edits: readonly ImageEdit[]): Promise<{ outcomes: Map<string, EditOutcome>; pushed: boolean }> => {
+  const attempt = async (edits: readonly ImageEdit[]): Promise<{ items: Map<ImageEdit, ItemOutcome>; commit?: string; pushed: boolean }> => {
     await workspace.sync();
-    const outcomes = new Map<string, EditOutcome>();
+    const items = new Map<ImageEdit, ItemOutcome>();
     const files = new Map<string, OverlayFile>();
     for (const edit of edits) {
       const since = new Date(Date.parse(edit.createdAt) - 3_600_000);
       if (edit.mayHaveLanded) {
         const landed = await workspace.findPromotionCommit(edit.promotionId, since);
         if (landed) {
-          outcomes.set(edit.promotionId, { promotionId: edit.promotionId, state: 'committed', commit: landed });
+          items.set(edit, { state: 'committed', commit: landed });
           continue;
         }
       }
@@ -150,11 +180,7 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
       if (!file) {
         const found = await locateKustomization(edit.path);
         if (!found) {
-          outcomes.set(edit.promotionId, {
-            promotionId: edit.promotionId,
-            state: 'failed',
-            error: `overlay "${edit.path}" of environment ${edit.env} has no kustomization.yaml on the GitOps branch`,
-          });
+          items.set(edit, { state: 'failed', error: `overlay "${edit.path}" of environment ${edit.env} has no kustomization.yaml on the GitOps branch` });
           continue;
         }
         file = { path: found.path, original: found.text, text: found.text, edits: [] };
@@ -162,7 +188,7 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
       }
       const newer = await runningNewerPipeline(file, edit);
       if (newer) {
-        outcomes.set(edit.promotionId, { promotionId: edit.promotionId, state: 'skipped', reason: newer });
+        items.set(edit, { state: 'skipped', reason: newer });
         continue;
       }
       try {
@@ -170,48 +196,61 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
         if (result.changed) {
           file.text = result.text;
           file.edits.push(edit);
+          items.set(edit, { state: 'landing' });
           continue;
         }
         // Already there: ours from a run that died before recording it, or simply nothing to do.
         const landed = await workspace.findPromotionCommit(edit.promotionId, since);
-        outcomes.set(
-          edit.promotionId,
-          landed
-            ? { promotionId: edit.promotionId, state: 'committed', commit: landed }
-            : { promotionId: edit.promotionId, state: 'skipped', reason: `${edit.env} already runs ${edit.image}:${edit.tag}` },
-        );
+        items.set(edit, landed ? { state: 'committed', commit: landed } : { state: 'skipped', reason: `${edit.env} already runs ${edit.image}:${edit.tag}` });
       } catch (error) {
         if (isHoistError(error) && error.retryable) throw error;
-        outcomes.set(edit.promotionId, { promotionId: edit.promotionId, state: 'failed', error: toHoistError(error).message });
+        items.set(edit, { state: 'failed', error: toHoistError(error).message });
       }
     }
-    for (const file of files.values()) if (file.edits.length > 0) await verify(file, outcomes);
+    for (const file of files.values()) if (file.edits.length > 0) await verify(file, items);
+    // A release train lands whole or not at all: drop every edit of a promotion that has a failed item.
+    for (;;) {
+      const failedPromotions = new Set([...items].filter(([, o]) => o.state === 'failed').map(([e]) => e.promotionId));
+      const affected = [...files.values()].filter((f) => f.edits.some((e) => failedPromotions.has(e.promotionId)));
+      if (affected.length === 0) break;
+      for (const file of affected) {
+        for (const e of file.edits) if (failedPromotions.has(e.promotionId)) items.set(e, { state: 'skipped', reason: 'not applied: another app of this release train failed' });
+        rebuild(file, file.edits.filter((e) => !failedPromotions.has(e.promotionId)), items);
+        if (file.edits.length > 0) await verify(file, items);
+        else await workspace.writeFile(file.path, file.text);
+      }
+    }
     const changed = [...files.values()].filter((f) => f.edits.length > 0);
     const landing = edits.filter((e) => changed.some((f) => f.edits.includes(e)));
-    if (landing.length === 0) return { outcomes, pushed: true };
+    if (landing.length === 0) return { items, pushed: true };
     const commit = await workspace.commit(buildCommitMessage(landing), changed.map((f) => f.path));
     try {
       await workspace.push();
     } catch (error) {
-      if (isHoistError(error) && error.details?.gitFailure === 'rejected_non_fast_forward') {
-        return { outcomes, pushed: false };
-      }
+      if (isHoistError(error) && error.details?.gitFailure === 'rejected_non_fast_forward') return { items, pushed: false };
       throw error;
     }
-    for (const edit of landing) outcomes.set(edit.promotionId, { promotionId: edit.promotionId, state: 'committed', commit });
-    logger.info({ commit, promotions: landing.map((e) => e.promotionId) }, 'pushed GitOps commit');
-    return { outcomes, pushed: true };
+    logger.info({ commit, promotions: [...new Set(landing.map((e) => e.promotionId))] }, 'pushed GitOps commit');
+    return { items, commit, pushed: true };
   };
 
   return {
     async apply(edits) {
       const { kept, superseded } = supersede(edits);
+      const order = [...new Set(edits.map((e) => e.promotionId))];
       for (let n = 1; n <= maxPushAttempts; n++) {
-        const { outcomes, pushed } = await attempt(kept);
-        if (pushed) return [...superseded, ...kept.map((e) => outcomes.get(e.promotionId) as EditOutcome)];
-        const delay = Math.min(2_000, 25 * 2 ** (n - 1)) * (0.5 + Math.random());
-        logger.info({ attempt: n, delayMs: Math.round(delay) }, 'GitOps branch moved during push; re-applying on the new head');
-        await sleep(delay);
+        const { items, commit, pushed } = await attempt(kept);
+        if (!pushed) {
+          const delay = Math.min(2_000, 25 * 2 ** (n - 1)) * (0.5 + Math.random());
+          logger.info({ attempt: n, delayMs: Math.round(delay) }, 'GitOps branch moved during push; re-applying on the new head');
+          await sleep(delay);
+          continue;
+        }
+        return order.map((promotionId): EditOutcome => {
+          const reason = superseded.get(promotionId);
+          if (reason) return { promotionId, state: 'skipped', reason };
+          return aggregate(promotionId, [...items].filter(([e]) => e.promotionId === promotionId), commit);
+        });
       }
       throw new HoistError('git_transient', `the GitOps branch kept moving: push rejected ${maxPushAttempts} times`, { retryable: true });
     },

@@ -1,36 +1,51 @@
-import { Hono } from 'hono';
-import type { App, Environment, Promotion } from '../domain/types.js';
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
 import { HoistError } from '../errors.js';
 import type { RepoReader } from '../domain/ports.js';
+import type { App, Environment } from '../domain/types.js';
 import { listEnvironments } from '../service/environments.js';
-import type { PromotionStore } from '../store/promotion-store.js';
+import type { Actor, PromotionService } from '../service/promotion-service.js';
 import { bearerToken, secretsEqual } from './auth.js';
 import type { HttpEnv } from './types.js';
 
 export interface ApiDeps {
   token: string;
-  store: PromotionStore;
+  service: PromotionService;
   reader: RepoReader;
   environments: readonly Environment[];
   apps: readonly App[];
 }
 
-function promotionView(p: Promotion) {
-  return {
-    id: p.id,
-    app: p.app,
-    env: p.env,
-    tag: p.tag,
-    state: p.state,
-    ...(p.commit ? { commit: p.commit } : {}),
-    ...(p.error ? { error: p.error } : {}),
-    ...(p.reason ? { reason: p.reason } : {}),
-    image: p.image,
-    source: p.source,
-    attempts: p.attempts,
-    createdAt: p.createdAt,
-    updatedAt: p.updatedAt,
-  };
+const promotionBody = z
+  .object({
+    app: z.string().min(1).optional(),
+    apps: z.array(z.string().min(1)).min(1).optional(),
+    to: z.string().min(1),
+    tag: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((b) => (b.app === undefined) !== (b.apps === undefined), { message: 'give either "app" or "apps"' });
+
+const rollbackBody = z.object({ app: z.string().min(1), env: z.string().min(1), tag: z.string().min(1).optional() }).strict();
+
+async function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new HoistError('bad_request', 'body must be JSON');
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new HoistError('bad_request', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+  return parsed.data;
+}
+
+/** Trusted front ends say who is acting; the name is what rbac and approvals use. */
+function actor(c: Context): Actor {
+  const name = c.req.header('x-hoist-user')?.trim();
+  if (!name) throw new HoistError('bad_request', 'X-Hoist-User is required: who is asking?');
+  if (!/^[A-Za-z0-9._@-]{1,100}$/.test(name)) throw new HoistError('bad_request', 'X-Hoist-User must be a plain user name');
+  return { name, via: 'api' };
 }
 
 export function api(deps: ApiDeps) {
@@ -42,11 +57,25 @@ export function api(deps: ApiDeps) {
       }
       await next();
     })
-    .get('/promotions/:id', async (c) => {
-      const id = c.req.param('id');
-      const promotion = /^[A-Za-z0-9_-]{1,100}$/.test(id) ? await deps.store.get(id) : undefined;
-      if (!promotion) throw new HoistError('not_found', `no promotion with id "${id.slice(0, 100)}"`);
-      return c.json(promotionView(promotion));
+    .get('/promotions', async (c) => c.json({ promotions: await deps.service.listPending(c.req.query('env') || undefined) }))
+    .get('/promotions/:id', async (c) => c.json(await deps.service.get(c.req.param('id'))))
+    .post('/promotions', async (c) => {
+      const who = actor(c);
+      const body = await jsonBody(c, promotionBody);
+      const apps = body.apps ?? [body.app as string];
+      return c.json(await deps.service.requestPromotion({ apps, to: body.to, ...(body.tag ? { tag: body.tag } : {}) }, who), 202);
+    })
+    .post('/promotions/:id/approve', async (c) => c.json(await deps.service.approve(c.req.param('id'), actor(c))))
+    .post('/promotions/:id/cancel', async (c) => c.json(await deps.service.cancel(c.req.param('id'), actor(c))))
+    .post('/rollbacks', async (c) => {
+      const who = actor(c);
+      const body = await jsonBody(c, rollbackBody);
+      return c.json(await deps.service.rollback({ app: body.app, env: body.env, ...(body.tag ? { tag: body.tag } : {}) }, who), 202);
+    })
+    .get('/history', async (c) => {
+      const app = c.req.query('app') || undefined;
+      const env = c.req.query('env') || undefined;
+      return c.json({ entries: await deps.service.history({ ...(app ? { app } : {}), ...(env ? { env } : {}) }) });
     })
     .get('/environments', async (c) => c.json(await listEnvironments(deps.reader, deps.environments, deps.apps)));
 }

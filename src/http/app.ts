@@ -5,6 +5,7 @@ import { type ApiDeps, api } from './api.js';
 import { createErrorHandler } from './errors.js';
 import { health, type ReadinessDeps } from './health.js';
 import type { HttpEnv } from './types.js';
+import { type DeploymentsWebhookDeps, deploymentsWebhook } from './webhooks/deployments.js';
 import { type GitlabWebhookDeps, gitlabWebhook } from './webhooks/gitlab.js';
 
 export interface AppDeps {
@@ -12,6 +13,7 @@ export interface AppDeps {
   routes: 'all' | 'health';
   gitlab: GitlabWebhookDeps;
   api: ApiDeps;
+  deployments: DeploymentsWebhookDeps;
   readiness: ReadinessDeps;
 }
 
@@ -21,6 +23,7 @@ export function createHttpApp(deps: AppDeps) {
   app.route('/', health(deps.readiness));
   if (deps.routes === 'all') {
     app.route('/webhooks/gitlab', gitlabWebhook(deps.gitlab));
+    app.route('/webhooks/deployments', deploymentsWebhook(deps.deployments));
     app.route('/api', api(deps.api));
   }
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}`, code: 'not_found' }, 404));

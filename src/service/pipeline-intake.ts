@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { decideBuild } from '../domain/policy.js';
-import type { App, Environment, Promotion, PromotionRequest } from '../domain/types.js';
+import type { App, Environment, Promotion } from '../domain/types.js';
 import { HoistError, isHoistError } from '../errors.js';
 import type { PipelineBuild } from '../gitlab/events.js';
 import { renderTag, templateVariables } from '../gitlab/tag-template.js';
 import type { PromotionStore } from '../store/promotion-store.js';
-import { PROMOTE_JOB, type PromotionJob } from './promotion-job.js';
+import { PROMOTE_JOB, type PipelineRequest, type PromotionJob } from './promotion-job.js';
 
 export interface AcceptedPromotion {
   id: string;
@@ -43,7 +43,7 @@ export function createPipelineIntake(deps: PipelineIntakeDeps) {
       const decision = decideBuild(build, deps.apps, deps.environments);
       if (decision.kind === 'ignore') return { kind: 'ignored', reason: decision.reason };
       const variables = templateVariables(build);
-      const requests: PromotionRequest[] = [];
+      const requests: PipelineRequest[] = [];
       const ignored: string[] = [];
       for (const app of decision.apps) {
         let tag: string;

@@ -2,26 +2,37 @@ import { z } from 'zod';
 
 export const PROMOTION_QUEUE = 'hoist-promotions';
 export const PROMOTE_JOB = 'promote';
+export const GATE_QUEUE = 'hoist-gates';
+export const GATE_JOB = 'check-gates';
 
-/** The job carries the whole request, so a job whose record was never written can still be run and shown. */
+const pipelineRequestSchema = z.object({
+  app: z.string(),
+  env: z.string(),
+  image: z.string(),
+  path: z.string(),
+  tag: z.string(),
+  source: z.object({
+    kind: z.literal('pipeline'),
+    project: z.string(),
+    pipelineId: z.number(),
+    url: z.string(),
+    ref: z.string(),
+    sha: z.string(),
+  }),
+});
+
+/**
+ * A pipeline's job carries its whole request, so a job whose record was never written (a crash between
+ * the two writes) can still be run and shown. Requested promotions are stored before their job exists.
+ */
 export const promotionJobSchema = z.object({
   promotionId: z.string().min(1),
-  request: z.object({
-    app: z.string(),
-    env: z.string(),
-    image: z.string(),
-    path: z.string(),
-    tag: z.string(),
-    source: z.object({
-      kind: z.literal('pipeline'),
-      project: z.string(),
-      pipelineId: z.number(),
-      url: z.string(),
-      ref: z.string(),
-      sha: z.string(),
-    }),
-  }),
+  request: pipelineRequestSchema.optional(),
   createdAt: z.string(),
 });
 
 export type PromotionJob = z.output<typeof promotionJobSchema>;
+export type PipelineRequest = z.output<typeof pipelineRequestSchema>;
+
+export const gateJobSchema = z.object({ promotionId: z.string().min(1) });
+export type GateJob = z.output<typeof gateJobSchema>;

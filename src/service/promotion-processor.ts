@@ -27,21 +27,27 @@ export interface ProcessorDeps {
   /** Serialisation key: one writer at a time per GitOps repository and branch. */
   repoKey: string;
   logger: Logger;
+  /** Called once per promotion that landed, e.g. to start gated promotions further up the chain. */
+  onCommitted?: (promotion: Promotion) => Promise<void>;
 }
 
-function toEdit(p: Promotion): ImageEdit {
-  return {
+/** The image edits of a stored promotion: one per app (several for a release train). */
+export function toEdits(p: Promotion): ImageEdit[] {
+  const items = p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
+  return items.map((item) => ({
     promotionId: p.id,
-    app: p.app,
+    app: item.app,
     env: p.env,
     path: p.path,
-    image: p.image,
-    tag: p.tag,
+    image: item.image,
+    tag: item.tag,
     source: p.source,
+    requestedBy: p.source.kind === 'manual' || p.source.kind === 'rollback' ? `${p.source.by} (${p.source.via})` : undefined,
+    approvedBy: p.approvals?.map((a) => a.by),
     // attempts counts worker starts; a second start means an earlier one may have pushed before dying.
     mayHaveLanded: p.attempts > 1,
     createdAt: p.createdAt,
-  };
+  }));
 }
 
 /**
@@ -53,12 +59,16 @@ export function createPromotionProcessor(deps: ProcessorDeps) {
 
   const runBatch = async (members: string[]): Promise<void> => {
     const records = await store.getMany(members);
-    const open = [...records.values()].filter((p) => !TERMINAL_STATES.has(p.state));
+    const open = [...records.values()].filter((p) => p.state === 'queued' || p.state === 'running');
     if (open.length === 0) return;
-    const outcomes = await writer.apply(open.map(toEdit));
+    const outcomes = await writer.apply(open.flatMap(toEdits));
     for (const outcome of outcomes) {
-      if (outcome.state === 'committed') await store.update(outcome.promotionId, { state: 'committed', commit: outcome.commit, error: undefined });
-      else if (outcome.state === 'skipped') await store.update(outcome.promotionId, { state: 'skipped', reason: outcome.reason, commit: outcome.commit });
+      if (outcome.state === 'committed') {
+        const landed = await store.update(outcome.promotionId, { state: 'committed', commit: outcome.commit, error: undefined });
+        if (landed && deps.onCommitted) {
+          await deps.onCommitted(landed).catch((error: unknown) => logger.warn({ err: toHoistError(error).message, promotionId: landed.id }, 'follow-up after commit failed'));
+        }
+      } else if (outcome.state === 'skipped') await store.update(outcome.promotionId, { state: 'skipped', reason: outcome.reason, commit: outcome.commit });
       else await store.update(outcome.promotionId, { state: 'failed', error: outcome.error });
     }
   };
@@ -72,10 +82,14 @@ export function createPromotionProcessor(deps: ProcessorDeps) {
     const parsed = promotionJobSchema.safeParse(job.data);
     if (!parsed.success) throw new HoistError('bad_request', `malformed promotion job: ${parsed.error.message}`, { retryable: false });
     const { promotionId, request, createdAt } = parsed.data;
-    const { promotion: existing } = await store.ensure({ ...request, id: promotionId, state: 'queued', createdAt, updatedAt: createdAt, attempts: 0 });
+    const existing = request
+      ? (await store.ensure({ ...request, id: promotionId, state: 'queued', createdAt, updatedAt: createdAt, attempts: 0 })).promotion
+      : await store.get(promotionId);
+    if (!existing) throw new HoistError('not_found', `promotion ${promotionId} is not stored`, { retryable: false });
     if (TERMINAL_STATES.has(existing.state)) return { state: existing.state, commit: existing.commit, reason: existing.reason };
+    if (existing.state !== 'queued' && existing.state !== 'running') return { state: existing.state };
     await store.update(promotionId, { state: 'running', attempts: existing.attempts + 1 });
-    const log = logger.child({ promotionId, app: request.app, env: request.env, tag: request.tag });
+    const log = logger.child({ promotionId, app: existing.app, env: existing.env, tag: existing.tag });
     try {
       await batcher.submit(repoKey, promotionId, { isSettled, runBatch });
     } catch (error) {

@@ -28,6 +28,11 @@ export interface PromotionView {
   error?: string;
   reason?: string;
   requestedBy?: string;
+  image: string;
+  /** Worker starts so far (a retry or a crash recovery makes it more than one). */
+  attempts: number;
+  /** For pipeline promotions: the pipeline that built the tag. */
+  source?: { kind: string; url?: string; pipelineId?: number; project?: string };
   gates?: GateView[];
   approvals?: { required: number; given: Array<{ by: string; at: string }>; missing: number };
   createdAt: string;
@@ -65,6 +70,8 @@ export interface PromotionService {
   cancel(id: string, actor: Actor): Promise<PromotionView>;
   rollback(input: { app: string; env: string; tag?: string }, actor: Actor): Promise<PromotionView>;
   get(id: string): Promise<PromotionView>;
+  /** Promotions waiting for gates or approvals (in one environment, or all). */
+  listPending(env?: string): Promise<PromotionView[]>;
   status(app?: string): Promise<EnvironmentStatus>;
   history(filter: { app?: string; env?: string }): Promise<HistoryEntry[]>;
 }

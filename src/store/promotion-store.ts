@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Promotion } from '../domain/types.js';
+import { PENDING_STATES, type Promotion } from '../domain/types.js';
 import { HoistError } from '../errors.js';
 
 export interface PromotionStore {
@@ -7,6 +7,13 @@ export interface PromotionStore {
   ensure(promotion: Promotion): Promise<{ created: boolean; promotion: Promotion }>;
   get(id: string): Promise<Promotion | undefined>;
   getMany(ids: readonly string[]): Promise<Map<string, Promotion>>;
+  /**
+   * Read-decide-write without lost updates (two approvals at once, an approval racing a cancel):
+   * `decide` sees the current record and returns a patch, or throws to refuse. Retried on conflict.
+   */
+  transact(id: string, decide: (current: Promotion) => Partial<Promotion>): Promise<Promotion>;
+  /** Promotions waiting for gates or approvals, per environment (to supersede or re-check them). */
+  pending(env: string): Promise<Promotion[]>;
   /** Applies a patch; a promotion that already ended is never moved back (a late retry cannot undo a commit). */
   update(id: string, patch: Partial<Pick<Promotion, 'state' | 'commit' | 'reason' | 'error' | 'attempts'>>): Promise<Promotion | undefined>;
 }
@@ -34,13 +41,21 @@ function unavailable(cause: unknown): never {
 
 export function createPromotionStore(redis: Redis, prefix: string): PromotionStore {
   const key = (id: string) => `${prefix}:promotion:${id}`;
+  const pendingKey = (env: string) => `${prefix}:pending:${env}`;
+  const syncPending = async (p: Promotion) => {
+    if (PENDING_STATES.has(p.state)) await redis.sadd(pendingKey(p.env), p.id).catch(unavailable);
+    else await redis.srem(pendingKey(p.env), p.id).catch(unavailable);
+  };
   // Lua's cjson keeps explicit nulls (how a patch clears a field); the API sees them as absent.
   const decode = (raw: string | null): Promotion | undefined =>
     raw === null ? undefined : (JSON.parse(raw, (_key, value: unknown) => (value === null ? undefined : value)) as Promotion);
   return {
     async ensure(promotion) {
       const stored = await redis.set(key(promotion.id), JSON.stringify(promotion), 'EX', RETENTION_SECONDS, 'NX').catch(unavailable);
-      if (stored === 'OK') return { created: true, promotion };
+      if (stored === 'OK') {
+        await syncPending(promotion);
+        return { created: true, promotion };
+      }
       const existing = decode(await redis.get(key(promotion.id)).catch(unavailable));
       return existing ? { created: false, promotion: existing } : this.ensure(promotion);
     },
@@ -57,10 +72,41 @@ export function createPromotionStore(redis: Redis, prefix: string): PromotionSto
       });
       return out;
     },
+    async transact(id, decide) {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        // WATCH needs a connection of its own: the shared one carries other callers' commands.
+        const conn = redis.duplicate({ lazyConnect: true });
+        try {
+          await conn.connect();
+          await conn.watch(key(id));
+          const current = decode(await conn.get(key(id)));
+          if (!current) throw new HoistError('not_found', `no promotion with id "${id}"`);
+          const next: Promotion = { ...current, ...decide(current), updatedAt: new Date().toISOString() };
+          const result = await conn.multi().set(key(id), JSON.stringify(next), 'KEEPTTL').exec();
+          if (result !== null) {
+            await syncPending(next);
+            return next;
+          }
+        } catch (error) {
+          if (error instanceof HoistError) throw error;
+          unavailable(error);
+        } finally {
+          conn.disconnect();
+        }
+      }
+      throw new HoistError('conflict', `promotion ${id} kept changing; try again`, { retryable: true });
+    },
+    async pending(env) {
+      const ids = await redis.smembers(pendingKey(env)).catch(unavailable);
+      const found = await this.getMany(ids);
+      return [...found.values()].filter((p) => PENDING_STATES.has(p.state)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    },
     async update(id, patch) {
       const body = JSON.stringify({ ...patch, updatedAt: new Date().toISOString() }, (_key, value: unknown) => (value === undefined ? null : value));
       const raw = (await redis.eval(UPDATE_SCRIPT, 1, key(id), body).catch(unavailable)) as string | null;
-      return decode(raw);
+      const updated = decode(raw);
+      if (updated) await syncPending(updated);
+      return updated;
     },
   };
 }

@@ -50,7 +50,7 @@ export interface TestHoist extends Hoist {
 }
 
 /** A real Hoist on the suite's redis-server, a temp data dir and its own Redis key prefix. */
-export async function startTestHoist(config: HoistConfig | string, options: { role?: HoistRole; prefix?: string } = {}): Promise<TestHoist> {
+export async function startTestHoist(config: HoistConfig | string, options: { role?: HoistRole; prefix?: string; now?: () => Date } = {}): Promise<TestHoist> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hoist-data-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -69,6 +69,7 @@ export async function startTestHoist(config: HoistConfig | string, options: { ro
     logger: pino({ level: 'debug' }, destination),
     gitBaseEnv: TEST_GIT_ENV,
     role: options.role,
+    now: options.now,
   });
   await hoist.ready();
   return {

@@ -56,8 +56,9 @@ describe('push writer', () => {
 
   it('lets the newest pipeline win when one batch holds two promotions of the same app and environment', async () => {
     const writer = createPushWriter({ workspace, renderer, logger });
-    const newer = edit({ promotionId: 'p-new', tag: 'v9', source: { ...edit({ promotionId: '', tag: '' }).source, pipelineId: 9 } });
-    const older = edit({ promotionId: 'p-old', tag: 'v8', source: { ...newer.source, pipelineId: 8 } });
+    const source = (pipelineId: number): ImageEdit['source'] => ({ kind: 'pipeline', project: 'group/web', pipelineId, url: `https://gitlab.example.com/group/web/-/pipelines/${pipelineId}`, ref: 'main', sha: 'a'.repeat(40) });
+    const newer = edit({ promotionId: 'p-new', tag: 'v9', source: source(9) });
+    const older = edit({ promotionId: 'p-old', tag: 'v8', source: source(8) });
     const outcomes = await writer.apply([newer, older]);
     expect(outcomes.find((o) => o.promotionId === 'p-old')).toMatchObject({ state: 'skipped', reason: expect.stringContaining('superseded by promotion p-new') });
     expect(outcomes.find((o) => o.promotionId === 'p-new')).toMatchObject({ state: 'committed' });

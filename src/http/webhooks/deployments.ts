@@ -1,0 +1,63 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import type { App, Environment } from '../../domain/types.js';
+import { HoistError } from '../../errors.js';
+import type { DeploymentReport } from '../../store/deployment-reports.js';
+import { bearerToken, secretsEqual } from '../auth.js';
+import type { HttpEnv } from '../types.js';
+
+export interface DeploymentsWebhookDeps {
+  token: string | undefined;
+  environments: readonly Environment[];
+  apps: readonly App[];
+  record(report: DeploymentReport): Promise<void>;
+  /** Wakes the gates that wait on this environment. */
+  reported(env: string, app: string): Promise<void>;
+  now: () => Date;
+}
+
+const reportSchema = z
+  .object({
+    environment: z.string().min(1),
+    app: z.string().min(1),
+    tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be an image tag'),
+    status: z.enum(['deployed', 'degraded']),
+  })
+  .strict();
+
+/**
+ * Deploy reports feeding the `healthy` gate: `{environment, app, tag, status: deployed|degraded}` with a
+ * bearer token, e.g. from an Argo CD notifications webhook template.
+ */
+export function deploymentsWebhook(deps: DeploymentsWebhookDeps) {
+  return new Hono<HttpEnv>().post(
+    '/',
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: () => {
+        throw new HoistError('payload_too_large', 'deployment report is larger than 64 KiB');
+      },
+    }),
+    async (c) => {
+      if (deps.token === undefined) throw new HoistError('not_found', 'deployment reports are off: set deployments.token in the config');
+      if (!secretsEqual(bearerToken(c.req.header('authorization')), deps.token)) {
+        throw new HoistError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <deployments.token>)');
+      }
+      let raw: unknown;
+      try {
+        raw = await c.req.json();
+      } catch {
+        throw new HoistError('bad_request', 'body must be JSON: {environment, app, tag, status: deployed|degraded}');
+      }
+      const parsed = reportSchema.safeParse(raw);
+      if (!parsed.success) throw new HoistError('bad_request', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+      const report = parsed.data;
+      if (!deps.environments.some((e) => e.name === report.environment)) throw new HoistError('bad_request', `unknown environment "${report.environment}"`);
+      if (!deps.apps.some((a) => a.name === report.app)) throw new HoistError('bad_request', `unknown app "${report.app}"`);
+      await deps.record({ ...report, at: deps.now().toISOString() });
+      await deps.reported(report.environment, report.app);
+      return c.json({ recorded: report }, 202);
+    },
+  );
+}

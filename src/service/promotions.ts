@@ -1,0 +1,399 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import { mayApprove, mayPromote, type Rbac } from '../domain/access.js';
+import { evaluateGates, type Health } from '../domain/gates.js';
+import type { HealthSource, RepoReader } from '../domain/ports.js';
+import { PENDING_STATES, TERMINAL_STATES, type App, type Environment, type Promotion, type PromotionItem, type PromotionKind } from '../domain/types.js';
+import { HoistError } from '../errors.js';
+import { parseTrailerGroups, type TrailerGroup } from '../gitops/commit-message.js';
+import type { PromotionStore } from '../store/promotion-store.js';
+import type { Actor, HistoryEntry, PromotionService, PromotionView } from './promotion-service.js';
+import { GATE_JOB, PROMOTE_JOB, type GateJob, type PromotionJob } from './promotion-job.js';
+
+export interface PromotionServiceDeps {
+  environments: readonly Environment[];
+  apps: readonly App[];
+  rbac?: Rbac | undefined;
+  store: PromotionStore;
+  queue: Queue<PromotionJob>;
+  gateQueue: Queue<GateJob>;
+  reader: RepoReader;
+  health: HealthSource;
+  logger: Logger;
+  now: () => Date;
+  /** Longest wait between two gate checks of a waiting promotion. */
+  gateIntervalMs: number;
+}
+
+/** How many of Hoist's commits the chain check, rollbacks and history look back through. */
+const HISTORY_LIMIT = 2_000;
+
+interface HistoryGroup extends TrailerGroup {
+  commit: string;
+  date: string;
+}
+
+function kindOf(p: Promotion): PromotionKind {
+  return p.source.kind;
+}
+
+function itemsOf(p: Promotion): PromotionItem[] {
+  return p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
+}
+
+export function toView(p: Promotion, env: Environment | undefined): PromotionView {
+  const given = p.approvals ?? [];
+  const required = env?.approvals?.required ?? 0;
+  return {
+    id: p.id,
+    app: p.app,
+    env: p.env,
+    tag: p.tag,
+    apps: itemsOf(p).map(({ app, tag }) => ({ app, tag })),
+    state: p.state,
+    kind: kindOf(p),
+    ...(p.commit ? { commit: p.commit } : {}),
+    ...(p.error ? { error: p.error } : {}),
+    ...(p.reason ? { reason: p.reason } : {}),
+    ...(p.source.kind === 'manual' || p.source.kind === 'rollback' ? { requestedBy: p.source.by } : {}),
+    ...(p.gates ? { gates: p.gates as PromotionView['gates'] } : {}),
+    ...(required > 0 && p.source.kind === 'manual' ? { approvals: { required, given, missing: Math.max(0, required - given.length) } } : {}),
+    image: p.image,
+    attempts: p.attempts,
+    source: p.source.kind === 'pipeline' ? { kind: 'pipeline', url: p.source.url, pipelineId: p.source.pipelineId, project: p.source.project } : { kind: p.source.kind, ...(p.source.url ? { url: p.source.url } : {}) },
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+  };
+}
+
+export function hasGates(env: Environment): boolean {
+  const g = env.gates;
+  return g !== undefined && (g.soakMs !== undefined || g.healthy === true || g.window !== undefined || (g.freeze?.length ?? 0) > 0);
+}
+
+const worstHealth = (all: Health[]): Health => (all.includes('degraded') ? 'degraded' : all.includes('unknown') ? 'unknown' : 'deployed');
+
+/**
+ * The promotion use cases: requests, approvals, cancellations, rollbacks, gate checks and the chain
+ * reaction after a commit. Decisions come from domain/; this only gathers facts and stores results.
+ */
+export function createPromotionService(deps: PromotionServiceDeps): PromotionService & {
+  checkGates(id: string): Promise<void>;
+  afterCommit(p: Promotion): Promise<void>;
+  deploymentReported(env: string, app: string): Promise<void>;
+} {
+  const { store, reader, logger, now } = deps;
+  const groups = deps.rbac?.groups ?? {};
+
+  const envNamed = (name: string): Environment => {
+    const env = deps.environments.find((e) => e.name === name);
+    if (!env) throw new HoistError('bad_request', `unknown environment "${name}" (known: ${deps.environments.map((e) => e.name).join(', ')})`);
+    return env;
+  };
+  const appNamed = (name: string): App => {
+    const app = deps.apps.find((a) => a.name === name);
+    if (!app) throw new HoistError('bad_request', `unknown app "${name}" (known: ${deps.apps.map((a) => a.name).join(', ')})`);
+    return app;
+  };
+  const requirePromote = (env: Environment, actor: Actor) => {
+    const verdict = mayPromote(deps.rbac, env.name, actor.name);
+    if (!verdict.ok) throw new HoistError('forbidden', verdict.reason);
+  };
+
+  const historyGroups = async (): Promise<HistoryGroup[]> =>
+    (await reader.history(HISTORY_LIMIT)).flatMap((c) => parseTrailerGroups(c.message).map((g) => ({ ...g, commit: c.commit, date: c.date })));
+
+  const currentTags = async (envs: readonly Environment[]): Promise<Map<string, Map<string, string | undefined>>> => {
+    const snapshot = await reader.snapshot(Object.fromEntries(envs.map((e) => [e.name, e.path])));
+    const out = new Map<string, Map<string, string | undefined>>();
+    for (const env of envs) {
+      const state = snapshot.environments[env.name];
+      if (!state || 'error' in state) throw new HoistError('bad_request', `cannot read ${env.name}'s overlay: ${state?.error ?? 'missing'}`);
+      out.set(env.name, new Map(deps.apps.map((a) => [a.name, state.images.find((i) => i.name === a.image)?.tag])));
+    }
+    return out;
+  };
+
+  const enqueuePromote = (p: Promotion) => deps.queue.add(PROMOTE_JOB, { promotionId: p.id, createdAt: p.createdAt }, { jobId: p.id });
+  const enqueueGateCheck = (id: string, delayMs = 0) =>
+    deps.gateQueue.add(GATE_JOB, { promotionId: id }, { delay: Math.max(0, Math.round(delayMs)), removeOnComplete: true, removeOnFail: 100 });
+
+  /** Hands a promotion on to what comes next: its gates, or the writer. */
+  const advance = async (p: Promotion) => {
+    if (p.state === 'queued') await enqueuePromote(p);
+    else if (p.state === 'waiting') await enqueueGateCheck(p.id);
+  };
+
+  /** `pending: supersede`: an older waiting promotion of the same app and environment gives way. */
+  const supersedeOlder = async (env: Environment, newer: Promotion) => {
+    if (env.pending !== 'supersede') return;
+    const apps = new Set(itemsOf(newer).map((i) => i.app));
+    for (const old of await store.pending(env.name)) {
+      if (old.id === newer.id || !itemsOf(old).some((i) => apps.has(i.app))) continue;
+      await store
+        .transact(old.id, (cur) => {
+          if (!PENDING_STATES.has(cur.state)) return {};
+          return { state: 'superseded', reason: `superseded by promotion ${newer.id} (${itemsOf(newer).map((i) => `${i.app} ${i.tag}`).join(', ')})` };
+        })
+        .catch((error: unknown) => logger.warn({ err: (error as Error).message, promotionId: old.id }, 'could not supersede'));
+    }
+  };
+
+  const initialState = (env: Environment, kind: PromotionKind): Promotion['state'] => {
+    if (kind === 'rollback') return 'queued';
+    if (kind === 'manual' && env.approvals) return 'awaiting-approval';
+    return hasGates(env) ? 'waiting' : 'queued';
+  };
+
+  const get = async (id: string): Promise<Promotion> => {
+    const p = /^[A-Za-z0-9_-]{1,100}$/.test(id) ? await store.get(id) : undefined;
+    if (!p) throw new HoistError('not_found', `no promotion with id "${id.slice(0, 100)}"`);
+    return p;
+  };
+  const view = (p: Promotion) => toView(p, deps.environments.find((e) => e.name === p.env));
+
+  return {
+    async requestPromotion(input, actor) {
+      const env = envNamed(input.to);
+      requirePromote(env, actor);
+      const apps = [...new Set(input.apps)].map(appNamed);
+      if (apps.length === 0) throw new HoistError('bad_request', 'name at least one app');
+      const from = env.from ? envNamed(env.from) : undefined;
+      if (!from && !input.tag) throw new HoistError('bad_request', `${env.name} has no "from" environment to take the tag from: name the tag`);
+      const tags = await currentTags(from ? [env, from] : [env]);
+      const history = await historyGroups();
+      const items: PromotionItem[] = [];
+      let provenance: string | undefined;
+      for (const app of apps) {
+        const fromTag = from ? tags.get(from.name)?.get(app.name) : undefined;
+        const tag = input.tag ?? fromTag;
+        if (!tag) throw new HoistError('bad_request', `${from?.name ?? env.name} runs no tag of ${app.name} to promote`);
+        if (from && tag !== fromTag && !history.some((g) => g.app === app.name && g.env === from.name && g.tag === tag)) {
+          throw new HoistError('bad_request', `${app.name}:${tag} has never been in ${from.name}; a promotion never skips the chain (promote it to ${from.name} first)`);
+        }
+        provenance ??= history.find((g) => g.app === app.name && g.tag === tag && /^https?:\/\//.test(g.source))?.source;
+        items.push({ app: app.name, image: app.image, tag });
+      }
+      if (items.every((i) => tags.get(env.name)?.get(i.app) === i.tag)) {
+        throw new HoistError('conflict', `${env.name} already runs ${items.map((i) => `${i.app}:${i.tag}`).join(', ')}`);
+      }
+      const at = now().toISOString();
+      const [first] = items as [PromotionItem];
+      const promotion: Promotion = {
+        id: `p-${randomBytes(12).toString('hex')}`,
+        app: first.app,
+        env: env.name,
+        image: first.image,
+        path: env.path,
+        tag: first.tag,
+        ...(items.length > 1 ? { items } : {}),
+        source: { kind: 'manual', by: actor.name, via: actor.via, url: provenance },
+        state: initialState(env, 'manual'),
+        createdAt: at,
+        updatedAt: at,
+        attempts: 0,
+      };
+      await store.ensure(promotion);
+      await supersedeOlder(env, promotion);
+      await advance(promotion);
+      logger.info({ promotionId: promotion.id, env: env.name, apps: items, by: actor.name, via: actor.via, state: promotion.state }, 'promotion requested');
+      return view(promotion);
+    },
+
+    async approve(id, actor) {
+      const existing = await get(id);
+      const env = envNamed(existing.env);
+      const approved = await store.transact(id, (cur) => {
+        if (cur.state !== 'awaiting-approval') throw new HoistError('conflict', `promotion ${id} is ${cur.state}, not awaiting approval`);
+        const policy = env.approvals;
+        if (!policy) throw new HoistError('conflict', `${env.name} needs no approvals`);
+        const given = cur.approvals ?? [];
+        const requestedBy = cur.source.kind === 'manual' ? cur.source.by : undefined;
+        const verdict = mayApprove(policy, groups, { requestedBy, approvedBy: given.map((a) => a.by) }, actor.name);
+        if (!verdict.ok) throw new HoistError(verdict.reason.includes('already approved') ? 'conflict' : 'forbidden', verdict.reason);
+        const approvals = [...given, { by: actor.name, at: now().toISOString() }];
+        const state = approvals.length < policy.required ? 'awaiting-approval' : hasGates(env) ? 'waiting' : 'queued';
+        return { approvals, state };
+      });
+      logger.info({ promotionId: id, by: actor.name, via: actor.via, state: approved.state }, 'promotion approved');
+      await advance(approved);
+      return view(approved);
+    },
+
+    async cancel(id, actor) {
+      const existing = await get(id);
+      const env = envNamed(existing.env);
+      const requester = existing.source.kind === 'manual' ? existing.source.by : undefined;
+      if (requester !== actor.name) requirePromote(env, actor);
+      const cancelled = await store.transact(id, (cur) => {
+        if (TERMINAL_STATES.has(cur.state)) throw new HoistError('conflict', `promotion ${id} already ended: ${cur.state}`);
+        if (cur.state === 'running') throw new HoistError('conflict', `promotion ${id} is being written to the GitOps repository and can no longer be cancelled`);
+        return { state: 'cancelled', reason: `cancelled by ${actor.name} via ${actor.via}` };
+      });
+      logger.info({ promotionId: id, by: actor.name, via: actor.via }, 'promotion cancelled');
+      return view(cancelled);
+    },
+
+    async rollback(input, actor) {
+      const env = envNamed(input.env);
+      const app = appNamed(input.app);
+      requirePromote(env, actor);
+      const current = (await currentTags([env])).get(env.name)?.get(app.name);
+      const ran = (await historyGroups()).filter((g) => g.app === app.name && g.env === env.name);
+      let tag = input.tag;
+      const seeded = ran.length > 0 ? (await reader.imagesAt(`${ran[ran.length - 1]!.commit}^`, env.path))?.find((i) => i.name === app.image)?.tag : undefined;
+      if (tag !== undefined && !ran.some((g) => g.tag === tag) && tag !== seeded) {
+        throw new HoistError('bad_request', `${env.name} never ran ${app.name}:${tag} (rollbacks go back to a tag from the environment's own history)`);
+      }
+      tag ??= ran.find((g) => g.tag !== current)?.tag;
+      // Before Hoist's first promotion there, the environment ran what that commit's parent had.
+      if (tag === undefined && seeded !== current) tag = seeded;
+      if (!tag) throw new HoistError('conflict', `${env.name}'s history holds no earlier tag of ${app.name} than ${current ?? 'none'}`);
+      if (tag === current) throw new HoistError('conflict', `${env.name} already runs ${app.name}:${tag}`);
+      const provenance = ran.find((g) => g.tag === tag && /^https?:\/\//.test(g.source))?.source;
+      const at = now().toISOString();
+      const promotion: Promotion = {
+        id: `p-${randomBytes(12).toString('hex')}`,
+        app: app.name,
+        env: env.name,
+        image: app.image,
+        path: env.path,
+        tag,
+        source: { kind: 'rollback', by: actor.name, via: actor.via, url: provenance },
+        state: 'queued',
+        reason: `rollback from ${current ?? 'none'}`,
+        createdAt: at,
+        updatedAt: at,
+        attempts: 0,
+      };
+      await store.ensure(promotion);
+      await enqueuePromote(promotion);
+      logger.info({ promotionId: promotion.id, env: env.name, app: app.name, tag, from: current, by: actor.name }, 'rollback requested');
+      return view(promotion);
+    },
+
+    async get(id) {
+      return view(await get(id));
+    },
+
+    async listPending(envName) {
+      const envs = envName === undefined ? deps.environments : [envNamed(envName)];
+      const out: PromotionView[] = [];
+      for (const env of envs) for (const p of await store.pending(env.name)) out.push(view(p));
+      return out;
+    },
+
+    async status(app) {
+      if (app !== undefined) appNamed(app);
+      const snapshot = await reader.snapshot(Object.fromEntries(deps.environments.map((e) => [e.name, e.path])));
+      return {
+        commit: snapshot.commit,
+        environments: deps.environments.map((env) => {
+          const state = snapshot.environments[env.name];
+          const images = state && 'images' in state ? state.images : [];
+          return {
+            name: env.name,
+            apps: deps.apps.filter((a) => app === undefined || a.name === app).map((a) => ({ app: a.name, tag: images.find((i) => i.name === a.image)?.tag ?? null })),
+          };
+        }),
+      };
+    },
+
+    async history(filter) {
+      if (filter.app !== undefined) appNamed(filter.app);
+      if (filter.env !== undefined) envNamed(filter.env);
+      return (await historyGroups())
+        .filter((g) => (filter.app === undefined || g.app === filter.app) && (filter.env === undefined || g.env === filter.env))
+        .map(
+          (g): HistoryEntry => ({
+            commit: g.commit,
+            date: g.date,
+            app: g.app,
+            env: g.env,
+            tag: g.tag,
+            promotion: g.promotion,
+            kind: (['pipeline', 'manual', 'gated', 'rollback'].includes(g.kind) ? g.kind : 'pipeline') as HistoryEntry['kind'],
+            source: g.source,
+            ...(g.requestedBy ? { requestedBy: g.requestedBy.replace(/ \([^)]*\)$/, '') } : {}),
+            approvedBy: g.approvedBy,
+          }),
+        );
+    },
+
+    async checkGates(id) {
+      const p = await store.get(id);
+      if (!p || p.state !== 'waiting') return;
+      const env = envNamed(p.env);
+      const from = env.from ? envNamed(env.from) : undefined;
+      const items = itemsOf(p);
+      let landedAt = new Date(p.createdAt);
+      const health: Health[] = [];
+      if (from) {
+        const fromTags = (await currentTags([from])).get(from.name);
+        const gone = items.filter((i) => fromTags?.get(i.app) !== i.tag);
+        if (p.source.kind === 'gated' && gone.length > 0) {
+          // The chain moved on (a newer version or a rollback in `from`): this version no longer qualifies.
+          await store.transact(id, (cur) => (cur.state === 'waiting' ? { state: 'cancelled', reason: `${from.name} no longer runs ${gone.map((i) => `${i.app}:${i.tag}`).join(', ')}` } : {}));
+          return;
+        }
+        const groupsInFrom = (await historyGroups()).filter((g) => g.env === from.name);
+        const landings = items.map((i) => groupsInFrom.find((g) => g.app === i.app && g.tag === i.tag)?.date).filter((d): d is string => d !== undefined);
+        if (landings.length === items.length) landedAt = new Date(Math.max(...landings.map((d) => Date.parse(d))));
+        for (const i of items) health.push(await deps.health.status(from.name, i.app, i.tag));
+      }
+      const at = now();
+      const decision = evaluateGates(env.gates ?? {}, { landedAt, health: worstHealth(health.length ? health : ['unknown']) }, at);
+      if (decision.passed) {
+        const queued = await store.transact(id, (cur) => (cur.state === 'waiting' ? { state: 'queued', gates: decision.results } : {}));
+        if (queued.state === 'queued') {
+          logger.info({ promotionId: id, env: env.name }, 'gates passed');
+          await enqueuePromote(queued);
+        }
+        return;
+      }
+      await store.transact(id, (cur) => (cur.state === 'waiting' ? { gates: decision.results } : {}));
+      const untilChange = decision.recheckAt ? decision.recheckAt.getTime() - at.getTime() : Number.POSITIVE_INFINITY;
+      await enqueueGateCheck(id, Math.min(Math.max(untilChange, 0), deps.gateIntervalMs));
+    },
+
+    async afterCommit(p) {
+      // A gated environment with no gates configured does not move by itself: nothing was asked to pass.
+      for (const next of deps.environments.filter((e) => e.from === p.env && e.promotion === 'gated' && hasGates(e))) {
+        for (const item of itemsOf(p)) {
+          const url = p.source.url;
+          const at = now().toISOString();
+          const id = `g-${createHash('sha256').update(`${p.id}\n${next.name}\n${item.app}`).digest('hex').slice(0, 24)}`;
+          const gated: Promotion = {
+            id,
+            app: item.app,
+            env: next.name,
+            image: item.image,
+            path: next.path,
+            tag: item.tag,
+            source: { kind: 'gated', url },
+            state: 'waiting',
+            createdAt: at,
+            updatedAt: at,
+            attempts: 0,
+          };
+          const { created, promotion } = await store.ensure(gated);
+          if (!created) continue;
+          await supersedeOlder(next, promotion);
+          await advance(promotion);
+          logger.info({ promotionId: id, env: next.name, app: item.app, tag: item.tag, after: p.id }, 'gated promotion started');
+        }
+      }
+    },
+
+    async deploymentReported(envName, app) {
+      for (const next of deps.environments.filter((e) => e.from === envName)) {
+        for (const p of await store.pending(next.name)) {
+          if (p.state === 'waiting' && itemsOf(p).some((i) => i.app === app)) await enqueueGateCheck(p.id);
+        }
+      }
+    },
+  };
+}
+
+export type PromotionServiceImpl = ReturnType<typeof createPromotionService>;
