@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import { type ApiDeps, api } from './api.js';
+import { type ChatopsDeps, chatops } from './chatops.js';
 import { createErrorHandler } from './errors.js';
 import { health, type ReadinessDeps } from './health.js';
 import type { HttpEnv } from './types.js';
@@ -10,9 +11,12 @@ import { type GitlabWebhookDeps, gitlabWebhook } from './webhooks/gitlab.js';
 
 export interface AppDeps {
   logger: Logger;
+  /** Prometheus text for GET /metrics. */
+  metrics: () => Promise<{ contentType: string; body: string }>;
   routes: 'all' | 'health';
   gitlab: GitlabWebhookDeps;
   api: ApiDeps;
+  chatops: ChatopsDeps;
   deployments: DeploymentsWebhookDeps;
   readiness: ReadinessDeps;
 }
@@ -21,10 +25,15 @@ export function createHttpApp(deps: AppDeps) {
   const app = new Hono<HttpEnv>();
   app.use(requestId({ headerName: 'X-Request-Id' }));
   app.route('/', health(deps.readiness));
+  app.get('/metrics', async (c) => {
+    const { contentType, body } = await deps.metrics();
+    return c.body(body, 200, { 'Content-Type': contentType });
+  });
   if (deps.routes === 'all') {
     app.route('/webhooks/gitlab', gitlabWebhook(deps.gitlab));
     app.route('/webhooks/deployments', deploymentsWebhook(deps.deployments));
     app.route('/api', api(deps.api));
+    app.route('/chatops', chatops(deps.chatops));
   }
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}`, code: 'not_found' }, 404));
   app.onError(createErrorHandler(deps.logger));

@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
-import { HoistError } from '../../errors.js';
+import { HoistError, isHoistError } from '../../errors.js';
+import type { WebhookOutcome } from '../../observability/metrics.js';
 import { pipelineEventSchema, toPipelineBuild } from '../../gitlab/events.js';
 import type { PipelineIntake } from '../../service/pipeline-intake.js';
 import { secretsEqual } from '../auth.js';
@@ -13,6 +14,8 @@ export interface GitlabWebhookDeps {
   webhookSecret: string;
   intake: PipelineIntake;
   logger: Logger;
+  /** Counts each delivery's outcome (metrics). */
+  onOutcome?: (outcome: WebhookOutcome) => void;
 }
 
 function issuesText(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): string {
@@ -29,6 +32,16 @@ function issuesText(error: { issues: ReadonlyArray<{ path: ReadonlyArray<Propert
 export function gitlabWebhook(deps: GitlabWebhookDeps) {
   return new Hono<HttpEnv>().post(
     '/',
+    async (c, next) => {
+      try {
+        await next();
+      } catch (error) {
+        deps.onOutcome?.(isHoistError(error) && error.code === 'unavailable' ? 'unavailable' : 'rejected');
+        throw error;
+      }
+      const status = c.res.status;
+      deps.onOutcome?.(status === 202 ? 'accepted' : status === 200 ? 'ignored' : status === 503 ? 'unavailable' : 'rejected');
+    },
     bodyLimit({
       maxSize: MAX_WEBHOOK_BYTES,
       onError: () => {
@@ -61,7 +74,7 @@ export function gitlabWebhook(deps: GitlabWebhookDeps) {
       // Idempotency-Key (GitLab 17.4+) survives retries and manual resends; the event UUID is the older equivalent.
       const deliveryKey =
         c.req.header('idempotency-key') ?? c.req.header('x-gitlab-event-uuid') ?? `pipeline:${build.project}:${build.pipelineId}:${build.status}`;
-      const result = await deps.intake.accept(build, deliveryKey);
+      const result = await deps.intake.accept(build, deliveryKey, c.get('requestId'));
       const log = deps.logger.child({ requestId: c.get('requestId'), project: build.project, pipelineId: build.pipelineId });
       if (result.kind === 'ignored') {
         log.info({ reason: result.reason }, 'pipeline ignored');
