@@ -11,6 +11,7 @@ import { createRemoteProbe } from './gitops/remote-probe.js';
 import { createWorkspace } from './gitops/workspace.js';
 import { createPushWriter } from './gitops/writer.js';
 import { createHttpApp } from './http/app.js';
+import { createMetrics } from './observability/metrics.js';
 import { createKustomizeRenderer, type Renderer } from './kustomize/index.js';
 import { createRedisConnection, whenConnected } from './queue/connection.js';
 import { createKeyedBatcher } from './queue/keyed-batch.js';
@@ -41,8 +42,13 @@ export interface Hoist {
   app: ReturnType<typeof createHttpApp>;
   /** Resolves once Redis answered; rejects with the connection error otherwise. */
   ready(): Promise<void>;
-  /** Stop taking work, let running jobs finish, close connections. */
-  close(): Promise<void>;
+  /** From now on /readyz fails, so load balancers stop sending; everything else keeps working. */
+  drain(): void;
+  /**
+   * Stop taking work, let running jobs finish (up to `timeoutMs`, then hand them back to the queue: their
+   * locks lapse and another worker resumes them), close connections.
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 function toDomain(config: HoistConfig): { environments: Environment[]; apps: App[] } {
@@ -106,18 +112,33 @@ export function createHoist(options: HoistOptions): Hoist {
     logger,
     now,
     gateIntervalMs: config.queue.gateInterval,
+    onGateWait: (env, gate) => metrics.gateWaits.inc({ env, gate }),
   });
   let accepting = true;
 
-  const closers: Array<() => Promise<unknown>> = [];
+  const metrics = createMetrics();
+  metrics.watchQueue(PROMOTION_QUEUE, () => queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children'));
+  metrics.watchQueue(GATE_QUEUE, () => gateQueue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed'));
+  const closers: Array<(timeoutMs: number) => Promise<unknown>> = [];
   if (role !== 'web') {
     const workerRedis = createRedisConnection(options.redisUrl, 'worker');
     const subscriber = createRedisConnection(options.redisUrl, 'worker');
     const workerStore = createPromotionStore(workerRedis, prefix);
     const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix, lockTtlMs: lockTimeout });
     const workspace = createWorkspace({ ...gitSetup, dir: join(options.dataDir, 'workspaces', repoKey), branch: config.gitops.branch });
-    const writer = createPushWriter({ workspace, renderer: options.renderer ?? createKustomizeRenderer(), logger });
-    const process = createPromotionProcessor({ store: workerStore, batcher, writer, repoKey, logger, onCommitted: service.afterCommit });
+    const writer = createPushWriter({ workspace, renderer: options.renderer ?? createKustomizeRenderer(), logger, onPushRetry: () => metrics.pushRetries.inc() });
+    const process = createPromotionProcessor({
+      store: workerStore,
+      batcher,
+      writer,
+      repoKey,
+      logger,
+      onCommitted: service.afterCommit,
+      onSettled: (p) => {
+        metrics.promotions.inc({ env: p.env, result: p.state });
+        if (p.state === 'committed') metrics.promotionDuration.observe({ env: p.env }, (Date.parse(p.updatedAt) - Date.parse(p.createdAt)) / 1000);
+      },
+    });
     const worker = startWorker<PromotionJob, PromotionResult>(
       PROMOTION_QUEUE,
       (job) => process({ data: job.data, attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1 }),
@@ -131,9 +152,22 @@ export function createHoist(options: HoistOptions): Hoist {
       lockDurationMs: lockTimeout,
     });
     gateWorker.on('error', (error) => logger.warn({ err: error.message }, 'gate worker error'));
+    /** Waits for running jobs up to the deadline, then lets go of them without waiting. */
+    const closeWorker = async (w: { close(force?: boolean): Promise<void> }, timeoutMs: number) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        w.close().then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (!finished) {
+        logger.warn({ timeoutMs }, 'running jobs did not finish in time; handing them back to the queue');
+        await w.close(true);
+      }
+    };
     closers.push(
-      () => gateWorker.close(),
-      () => worker.close(),
+      (timeoutMs) => closeWorker(gateWorker, timeoutMs),
+      (timeoutMs) => closeWorker(worker, timeoutMs),
       () => batcher.close(),
       () => subscriber.quit().catch(() => subscriber.disconnect()),
       () => workerRedis.quit().catch(() => workerRedis.disconnect()),
@@ -144,8 +178,10 @@ export function createHoist(options: HoistOptions): Hoist {
     logger,
     // A worker-only process answers probes but takes no webhooks or API calls.
     routes: role === 'worker' ? 'health' : 'all',
-    gitlab: { webhookSecret: config.gitlab.webhookSecret, intake, logger },
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    gitlab: { webhookSecret: config.gitlab.webhookSecret, intake, logger, onOutcome: (outcome) => metrics.webhooks.inc({ source: 'gitlab', outcome }) },
     api: { token: config.api.token, service, reader, environments, apps },
+    chatops: { service, slack: config.chatops?.slack, mattermost: config.chatops?.mattermost, users: config.chatops?.users ?? {}, logger },
     deployments: {
       token: config.deployments?.token,
       environments,
@@ -176,9 +212,13 @@ export function createHoist(options: HoistOptions): Hoist {
       await whenConnected(producer, 5_000);
       await producer.ping();
     },
-    async close() {
+    drain() {
       accepting = false;
-      for (const close of closers) await close().catch(() => undefined);
+    },
+    async close(closeOptions = {}) {
+      accepting = false;
+      const timeoutMs = closeOptions.timeoutMs ?? 25_000;
+      for (const close of closers) await close(timeoutMs).catch(() => undefined);
       await queue.close().catch(() => undefined);
       await gateQueue.close().catch(() => undefined);
       await producer.quit().catch(() => producer.disconnect());

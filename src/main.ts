@@ -52,18 +52,21 @@ async function main(): Promise<void> {
     die(error.code === 'EADDRINUSE' ? `port ${env.port} is already in use; set PORT to another one` : error.message);
   });
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing running jobs');
+    // Readiness fails first and the server keeps answering for a moment, so nothing in flight is refused.
+    hoist.drain();
+    logger.info({ signal, drainMs: env.shutdownDrainMs }, 'shutting down: not ready any more');
+    await new Promise((resolve) => setTimeout(resolve, env.shutdownDrainMs));
     server.close();
-    hoist.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    logger.info({ timeoutMs: env.shutdownTimeoutMs }, 'shutting down: finishing running jobs');
+    await hoist.close({ timeoutMs: env.shutdownTimeoutMs });
+    logger.info('shut down');
+    process.exit(0);
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM').catch(() => process.exit(1)));
+  process.on('SIGINT', () => void stop('SIGINT').catch(() => process.exit(1)));
 }
 
 main().catch((error: unknown) => {

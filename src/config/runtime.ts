@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HoistError } from '../errors.js';
+import { parseDuration } from './duration.js';
 import { loadConfigFile, parseConfig } from './load.js';
 import type { HoistConfig } from './schema.js';
 
@@ -13,6 +14,10 @@ export interface RuntimeEnv {
   dataDir: string;
   /** HOIST_ROLE: `web` (webhooks, API), `worker` (GitOps writes) or `all` (both, the default). */
   role: 'all' | 'web' | 'worker';
+  /** HOIST_SHUTDOWN_DRAIN: after SIGTERM, how long /readyz fails while still serving (load balancers catch up). */
+  shutdownDrainMs: number;
+  /** HOIST_SHUTDOWN_TIMEOUT: how long running jobs may take to finish before they are handed back to the queue. */
+  shutdownTimeoutMs: number;
   /** HOIST_KUSTOMIZE: the render command (argv prefix, e.g. "kustomize build"); default: found on first use. */
   kustomizeCommand: string[] | undefined;
   /** Everything else a config file may reference as ${VAR}. */
@@ -32,8 +37,17 @@ export function readRuntimeEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv
   if (role !== 'all' && role !== 'web' && role !== 'worker') {
     throw new HoistError('config_invalid', `HOIST_ROLE must be web, worker or all, got "${role}"`);
   }
+  const duration = (name: string, fallback: number): number => {
+    const text = env[name];
+    if (!text) return fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined) throw new HoistError('config_invalid', `${name} must be a duration such as 5s, got "${text}"`);
+    return ms;
+  };
   return {
     role,
+    shutdownDrainMs: duration('HOIST_SHUTDOWN_DRAIN', 2_000),
+    shutdownTimeoutMs: duration('HOIST_SHUTDOWN_TIMEOUT', 25_000),
     configPath: env.HOIST_CONFIG || undefined,
     port,
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',

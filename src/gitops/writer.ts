@@ -14,6 +14,8 @@ export interface PushWriterOptions {
   /** Push attempts when the remote moved under us (someone else pushed). */
   maxPushAttempts?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Counts pushes re-applied because the branch moved. */
+  onPushRetry?: () => void;
 }
 
 type ItemOutcome =
@@ -241,6 +243,7 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
       for (let n = 1; n <= maxPushAttempts; n++) {
         const { items, commit, pushed } = await attempt(kept);
         if (!pushed) {
+          options.onPushRetry?.();
           const delay = Math.min(2_000, 25 * 2 ** (n - 1)) * (0.5 + Math.random());
           logger.info({ attempt: n, delayMs: Math.round(delay) }, 'GitOps branch moved during push; re-applying on the new head');
           await sleep(delay);

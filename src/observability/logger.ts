@@ -22,6 +22,8 @@ export const REDACT_PATHS = [
   '*.token',
   '*.password',
   '*.secret',
+  '*.signingSecret',
+  '*.webhookSecret',
 ];
 
 function prettyAvailable(): boolean {

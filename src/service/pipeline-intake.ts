@@ -39,7 +39,7 @@ export function createPipelineIntake(deps: PipelineIntakeDeps) {
   const now = deps.now ?? (() => new Date());
   return {
     /** Decides what a finished pipeline promotes and stores a job for each; nothing slow happens here. */
-    async accept(build: PipelineBuild, deliveryKey: string): Promise<IntakeResult> {
+    async accept(build: PipelineBuild, deliveryKey: string, requestId?: string): Promise<IntakeResult> {
       const decision = decideBuild(build, deps.apps, deps.environments);
       if (decision.kind === 'ignore') return { kind: 'ignored', reason: decision.reason };
       const variables = templateVariables(build);
@@ -73,7 +73,7 @@ export function createPipelineIntake(deps: PipelineIntakeDeps) {
         const id = promotionId(deliveryKey, request.app, request.env);
         try {
           // The job is the promise we make to GitLab: store it first; the record only mirrors it for the API.
-          await deps.queue.add(PROMOTE_JOB, { promotionId: id, request, createdAt }, { jobId: id });
+          await deps.queue.add(PROMOTE_JOB, { promotionId: id, request, createdAt, ...(requestId ? { requestId } : {}) }, { jobId: id });
           const { promotion } = await deps.store.ensure({ ...request, id, state: 'queued', createdAt, updatedAt: createdAt, attempts: 0 });
           promotions.push({ id, app: request.app, env: request.env, tag: promotion.tag, state: promotion.state });
         } catch (cause) {

