@@ -8,6 +8,7 @@ import type { App, Environment } from './domain/types.js';
 import { splitCredentials, type GitSetup } from './gitops/git.js';
 import { createRepoReader } from './gitops/reader.js';
 import { createRemoteProbe } from './gitops/remote-probe.js';
+import { createRenderCache } from './gitops/render-cache.js';
 import { createWorkspace } from './gitops/workspace.js';
 import { createPushWriter } from './gitops/writer.js';
 import { createHttpApp } from './http/app.js';
@@ -126,7 +127,13 @@ export function createHoist(options: HoistOptions): Hoist {
     const workerStore = createPromotionStore(workerRedis, prefix);
     const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix, lockTtlMs: lockTimeout });
     const workspace = createWorkspace({ ...gitSetup, dir: join(options.dataDir, 'workspaces', repoKey), branch: config.gitops.branch });
-    const writer = createPushWriter({ workspace, renderer: options.renderer ?? createKustomizeRenderer(), logger, onPushRetry: () => metrics.pushRetries.inc() });
+    const writer = createPushWriter({
+      workspace,
+      renderer: options.renderer ?? createKustomizeRenderer(),
+      renderCache: createRenderCache(workspace),
+      logger,
+      onPushRetry: () => metrics.pushRetries.inc(),
+    });
     const process = createPromotionProcessor({
       store: workerStore,
       batcher,

@@ -13,6 +13,10 @@ export interface Workspace {
   /** Commits the given files on top of the synced head; returns the new commit. */
   commit(message: string, files: readonly string[]): Promise<string>;
   push(): Promise<void>;
+  /** Git object ids at the synced head for these paths (files or directories); absent ones are left out. */
+  objectIds(paths: readonly string[]): Promise<Map<string, string>>;
+  /** Files directly inside a directory at the synced head. */
+  listFiles(dir: string): Promise<string[]>;
   /** Messages of the newest commits on the remote branch that touched `relPath`, newest first. */
   recentMessages(relPath: string, limit: number): Promise<Array<{ commit: string; message: string }>>;
   /** The commit on the remote branch whose message carries `Hoist-Promotion: <id>`, if any. */
@@ -115,6 +119,22 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
       } catch (error) {
         throw toGitError('pushing to the GitOps branch', error, access);
       }
+    },
+    async objectIds(paths) {
+      const out = new Map<string, string>();
+      if (paths.length === 0) return out;
+      const g = await git();
+      const listing = await g.raw(['ls-tree', '--full-name', 'HEAD', '--', ...paths.map((p) => p.replace(/\/+$/, ''))]);
+      for (const line of listing.split('\n')) {
+        const match = /^\d+ \w+ ([0-9a-f]+)\t(.+)$/.exec(line);
+        if (match) out.set(match[2] as string, match[1] as string);
+      }
+      return out;
+    },
+    async listFiles(dir) {
+      const g = await git();
+      const listing = await g.raw(['ls-tree', '--full-name', '--name-only', 'HEAD', '--', `${dir.replace(/\/+$/, '')}/`]);
+      return listing.split('\n').filter(Boolean);
     },
     async recentMessages(relPath, limit) {
       const g = await git();

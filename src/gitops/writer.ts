@@ -5,6 +5,7 @@ import { HoistError, isHoistError, toHoistError } from '../errors.js';
 import { KUSTOMIZATION_FILES, checkRendered, readImages, setImage, type Renderer } from '../kustomize/index.js';
 import { newerRunningPipeline } from '../domain/ordering.js';
 import { buildCommitMessage, parseTrailerGroups, type TrailerGroup } from './commit-message.js';
+import type { RenderCache } from './render-cache.js';
 import type { Workspace } from './workspace.js';
 
 export interface PushWriterOptions {
@@ -16,6 +17,8 @@ export interface PushWriterOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Counts pushes re-applied because the branch moved. */
   onPushRetry?: () => void;
+  /** Skips render checks that an identical overlay (tags aside) already passed. */
+  renderCache?: RenderCache;
 }
 
 type ItemOutcome =
@@ -119,7 +122,9 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
   const renderCheck = async (file: OverlayFile): Promise<void> => {
     await workspace.writeFile(file.path, file.text);
     const entries = readImages(file.text).filter((entry) => file.edits.some((e) => e.image === entry.name));
-    await checkRendered(renderer, `${workspace.dir}/${posix.dirname(file.path)}`, entries);
+    const check = () => checkRendered(renderer, `${workspace.dir}/${posix.dirname(file.path)}`, entries);
+    if (options.renderCache) await options.renderCache.checkOnce(file.path, file.text, entries.map((e) => e.name), check);
+    else await check();
   };
 
   /** Re-applies `edits` to the file's original text, dropping (as failed) any that no longer apply. */

@@ -1,9 +1,10 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ImageEdit } from '../../src/domain/ports.js';
 import { createWorkspace, type Workspace } from '../../src/gitops/workspace.js';
+import { createRenderCache } from '../../src/gitops/render-cache.js';
 import { createPushWriter } from '../../src/gitops/writer.js';
 import { createKustomizeRenderer } from '../../src/kustomize/index.js';
 import { createTempGitops, git, TEST_GIT_ENV, type TempGitops } from '../helpers/git-repos.js';
@@ -122,6 +123,23 @@ describe('push writer', () => {
       { promotionId: 'p-ok', state: 'committed', commit: expect.any(String) },
       { promotionId: 'p-missing', state: 'failed', error: 'overlay "overlays/qa" of environment qa has no kustomization.yaml on the GitOps branch' },
     ]);
+  });
+
+  it('renders an overlay once per shape: tag-only changes reuse the passed check, any other change renders again', async () => {
+    let renders = 0;
+    const counting = { render: (dir: string) => (renders++, renderer.render(dir)) };
+    const writer = createPushWriter({ workspace, renderer: counting, renderCache: createRenderCache(workspace), logger });
+    for (const tag of ['v1', 'v2', 'v3']) expect((await writer.apply([edit({ promotionId: `p-${tag}`, tag })]))[0]).toMatchObject({ state: 'committed' });
+    expect(renders).toBe(1);
+    // Someone changes the base: the next promotion must render again, and a broken base must be caught.
+    const other = await gitops.clone('other');
+    const deployment = join(other, 'gitops-manifests/base/deployment.yaml');
+    await writeFile(deployment, (await readFile(deployment, 'utf8')).replace('image: registry.example.com/group/web', 'image: registry.example.com/group/other'));
+    await git(other, 'commit', '-qam', 'base now runs another image');
+    await git(other, 'push', '-q', 'origin', 'main');
+    const [broken] = await writer.apply([edit({ promotionId: 'p-v4', tag: 'v4' })]);
+    expect(renders).toBe(2);
+    expect(broken).toMatchObject({ state: 'failed', error: expect.stringMatching(/registry\.example\.com\/group\/web:v4/) });
   });
 
   it('names the cause and retries only what is transient when the remote is unreachable or refuses', async () => {
