@@ -6,6 +6,7 @@ import type { App, Environment } from '../domain/types.js';
 import { listEnvironments } from '../service/environments.js';
 import type { Actor, PromotionService } from '../service/promotion-service.js';
 import { bearerToken, secretsEqual } from './auth.js';
+import { jsonBody } from './json-body.js';
 import type { HttpEnv } from './types.js';
 
 export interface ApiDeps {
@@ -27,18 +28,6 @@ const promotionBody = z
   .refine((b) => (b.app === undefined) !== (b.apps === undefined), { message: 'give either "app" or "apps"' });
 
 const rollbackBody = z.object({ app: z.string().min(1), env: z.string().min(1), tag: z.string().min(1).optional() }).strict();
-
-async function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw new HoistError('bad_request', 'body must be JSON');
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new HoistError('bad_request', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
-  return parsed.data;
-}
 
 /** Trusted front ends say who is acting; the name is what rbac and approvals use. */
 function actor(c: Context): Actor {

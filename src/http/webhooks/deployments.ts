@@ -5,6 +5,7 @@ import type { App, Environment } from '../../domain/types.js';
 import { HoistError } from '../../errors.js';
 import type { DeploymentReport } from '../../store/deployment-reports.js';
 import { bearerToken, secretsEqual } from '../auth.js';
+import { jsonBody } from '../json-body.js';
 import type { HttpEnv } from '../types.js';
 
 export interface DeploymentsWebhookDeps {
@@ -44,15 +45,7 @@ export function deploymentsWebhook(deps: DeploymentsWebhookDeps) {
       if (!secretsEqual(bearerToken(c.req.header('authorization')), deps.token)) {
         throw new HoistError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <deployments.token>)');
       }
-      let raw: unknown;
-      try {
-        raw = await c.req.json();
-      } catch {
-        throw new HoistError('bad_request', 'body must be JSON: {environment, app, tag, status: deployed|degraded}');
-      }
-      const parsed = reportSchema.safeParse(raw);
-      if (!parsed.success) throw new HoistError('bad_request', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
-      const report = parsed.data;
+      const report = await jsonBody(c, reportSchema, 'body must be JSON: {environment, app, tag, status: deployed|degraded}');
       if (!deps.environments.some((e) => e.name === report.environment)) throw new HoistError('bad_request', `unknown environment "${report.environment}"`);
       if (!deps.apps.some((a) => a.name === report.app)) throw new HoistError('bad_request', `unknown app "${report.app}"`);
       await deps.record({ ...report, at: deps.now().toISOString() });
