@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { parse } from 'yaml';
-import { KUSTOMIZATION_FILES } from '../kustomize/index.js';
+import { KUSTOMIZATION_FILES, expectedImageRef, readImages } from '../kustomize/index.js';
 import type { Workspace } from './workspace.js';
 
 export interface RenderCache {
   /**
-   * Runs `check` unless an earlier check of the same overlay and images passed with everything the
-   * overlay renders from unchanged except image tags and digests (which cannot break a render).
+   * The overlay's rendered output. When everything it renders from is unchanged but image tags and
+   * digests, the last output is reused with those image references swapped: kustomize's image
+   * transformer is deterministic, so that is exactly what it would print. Otherwise `render` runs.
    */
-  checkOnce(kustomizationPath: string, text: string, images: readonly string[], check: () => Promise<void>): Promise<void>;
+  render(kustomizationPath: string, text: string, render: () => Promise<string>): Promise<string>;
 }
 
 /** Local directories and files a kustomization pulls in (resources, bases, components, patches…), recursively. */
@@ -54,33 +55,51 @@ function withoutTags(text: string): string {
   return text.replace(/^(\s*-?\s*(?:newTag|digest)\s*:).*$/gm, '$1 _');
 }
 
+function imageRefs(text: string): Map<string, string> {
+  return new Map(readImages(text).filter((e) => e.newTag || e.digest).map((e) => [e.name, expectedImageRef(e)]));
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Swaps one image reference for another wherever a manifest line sets `image:` to exactly it. */
+function retag(output: string, from: string, to: string): string {
+  return output.replace(new RegExp(`^(\\s*-?\\s*image:\\s*["']?)${escape(from)}(["']?\\s*)$`, 'gm'), (_m, head: string, tail: string) => `${head}${to}${tail}`);
+}
+
 /**
- * Remembers passed render checks so the hot path does not spawn kustomize for every promotion. The key
- * is the git object ids (at the synced head) of every local input of the overlay, plus the overlay's own
- * kustomization with tags blanked; remote bases make an overlay uncacheable.
+ * Keeps the last render of each overlay so the hot path does not spawn kustomize for every promotion.
+ * Its key is the git object ids (at the synced head) of every local input of the overlay plus the
+ * overlay's kustomization with tag and digest values blanked; remote bases make an overlay uncacheable.
  */
-export function createRenderCache(workspace: Workspace, options: { maxEntries?: number } = {}): RenderCache {
-  const maxEntries = options.maxEntries ?? 2_000;
-  const passed = new Set<string>();
+export function createRenderCache(workspace: Workspace): RenderCache {
+  const last = new Map<string, { key: string; output: string; refs: Map<string, string> }>();
   return {
-    async checkOnce(kustomizationPath, text, images, check) {
+    async render(kustomizationPath, text, render) {
       const overlay = posix.dirname(kustomizationPath);
       const inputs = new Set<string>();
       await inputsOf(workspace, overlay, inputs);
-      if ([...inputs].some((i) => i.startsWith('remote:'))) return check();
+      if ([...inputs].some((i) => i.startsWith('remote:'))) return render();
       // The overlay's own files count by content (its kustomization without tags), the rest by object id.
       const others = [...inputs].filter((p) => p !== overlay).sort();
-      const ids = await workspace.objectIds([overlay, ...others]);
+      const ids = await workspace.objectIds(others);
       const overlayFiles = await workspace.objectIds(await workspace.listFiles(overlay));
-      const hash = createHash('sha256');
-      hash.update(withoutTags(text)).update('\0').update([...images].sort().join(','));
+      const hash = createHash('sha256').update(withoutTags(text));
       for (const [path, id] of overlayFiles) if (posix.basename(path) !== posix.basename(kustomizationPath)) hash.update(`\0${path}=${id}`);
       for (const path of others) hash.update(`\0${path}=${ids.get(path) ?? 'missing'}`);
-      const key = `${kustomizationPath}\0${hash.digest('hex')}`;
-      if (passed.has(key)) return;
-      await check();
-      if (passed.size >= maxEntries) passed.delete(passed.values().next().value as string);
-      passed.add(key);
+      const key = hash.digest('hex');
+      const refs = imageRefs(text);
+      const cached = last.get(kustomizationPath);
+      if (cached && cached.key === key) {
+        let output = cached.output;
+        for (const [name, ref] of refs) {
+          const before = cached.refs.get(name);
+          if (before && before !== ref) output = retag(output, before, ref);
+        }
+        return output;
+      }
+      const output = await render();
+      last.set(kustomizationPath, { key, output, refs });
+      return output;
     },
   };
 }

@@ -122,9 +122,10 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
   const renderCheck = async (file: OverlayFile): Promise<void> => {
     await workspace.writeFile(file.path, file.text);
     const entries = readImages(file.text).filter((entry) => file.edits.some((e) => e.image === entry.name));
-    const check = () => checkRendered(renderer, `${workspace.dir}/${posix.dirname(file.path)}`, entries);
-    if (options.renderCache) await options.renderCache.checkOnce(file.path, file.text, entries.map((e) => e.name), check);
-    else await check();
+    const dir = `${workspace.dir}/${posix.dirname(file.path)}`;
+    const cache = options.renderCache;
+    const render: Renderer = cache ? { render: () => cache.render(file.path, file.text, () => renderer.render(dir)) } : renderer;
+    await checkRendered(render, dir, entries);
   };
 
   /** Re-applies `edits` to the file's original text, dropping (as failed) any that no longer apply. */

@@ -131,6 +131,11 @@ describe('push writer', () => {
     const writer = createPushWriter({ workspace, renderer: counting, renderCache: createRenderCache(workspace), logger });
     for (const tag of ['v1', 'v2', 'v3']) expect((await writer.apply([edit({ promotionId: `p-${tag}`, tag })]))[0]).toMatchObject({ state: 'committed' });
     expect(renders).toBe(1);
+    // Each overlay renders once; later promotions there reuse it with the image references swapped.
+    expect((await writer.apply([edit({ promotionId: 'p-stg', tag: 'v3', env: 'staging', path: 'overlays/staging' })]))[0]).toMatchObject({ state: 'committed' });
+    expect(renders).toBe(2);
+    expect((await writer.apply([edit({ promotionId: 'p-stg2', tag: 'v4', env: 'staging', path: 'overlays/staging' })]))[0]).toMatchObject({ state: 'committed' });
+    expect(renders).toBe(2);
     // Someone changes the base: the next promotion must render again, and a broken base must be caught.
     const other = await gitops.clone('other');
     const deployment = join(other, 'gitops-manifests/base/deployment.yaml');
@@ -138,7 +143,7 @@ describe('push writer', () => {
     await git(other, 'commit', '-qam', 'base now runs another image');
     await git(other, 'push', '-q', 'origin', 'main');
     const [broken] = await writer.apply([edit({ promotionId: 'p-v4', tag: 'v4' })]);
-    expect(renders).toBe(2);
+    expect(renders).toBe(3);
     expect(broken).toMatchObject({ state: 'failed', error: expect.stringMatching(/registry\.example\.com\/group\/web:v4/) });
   });
 
