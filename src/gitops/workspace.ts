@@ -6,8 +6,8 @@ import { createGit, toGitError, type GitSetup } from './git.js';
 
 export interface Workspace {
   readonly dir: string;
-  /** Brings the clone to exactly the remote branch head, whatever a crash left behind; returns that head. */
-  sync(): Promise<string>;
+  /** Brings the clone to exactly the remote branch head, whatever a crash left behind. */
+  sync(): Promise<void>;
   readFile(relPath: string): Promise<string | undefined>;
   writeFile(relPath: string, text: string): Promise<void>;
   /** Commits the given files on top of the synced head; returns the new commit. */
@@ -55,6 +55,8 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
   const remoteRef = `refs/remotes/origin/${branch}`;
   let gitPromise: Promise<SimpleGit> | undefined;
   const git = () => (gitPromise ??= createGit(dir, options));
+  // Each git process costs a fork of this one: check the remote URL once per process, not per write.
+  let remoteChecked = false;
 
   const clone = async () => {
     await rm(dir, { recursive: true, force: true });
@@ -77,22 +79,24 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
       await removeStaleLocks(join(dir, '.git'));
       try {
         // Every command here prints something: simple-git waits 50 ms after a git process that stays silent.
-        const current = (await g.raw(['remote', 'get-url', 'origin']).catch(() => '')).trim();
-        if (current !== access.url) await g.raw(['remote', 'set-url', 'origin', access.url]);
+        if (!remoteChecked) {
+          const current = (await g.raw(['remote', 'get-url', 'origin']).catch(() => '')).trim();
+          if (current !== access.url) await g.raw(['remote', 'set-url', 'origin', access.url]);
+          remoteChecked = true;
+        }
         await g.raw(['fetch', '--verbose', '--no-tags', '--prune', 'origin', `+refs/heads/${branch}:${remoteRef}`]);
       } catch (error) {
         throw toGitError('fetching the GitOps branch', error, access);
       }
       try {
+        // checkout --force -B resets the branch, index and tracked files to the remote head in one go.
         await g.raw(['checkout', '--force', '-B', branch, remoteRef]);
-        await g.raw(['reset', '--hard', remoteRef]);
         const status = await g.raw(['status', '--porcelain', '--branch', '--ignored', '--untracked-files=all']);
         if (status.split('\n').some((line) => line !== '' && !line.startsWith('##'))) await g.raw(['clean', '-ffdx']);
-        return (await g.raw(['rev-parse', 'HEAD'])).trim();
       } catch {
         // The clone itself is broken beyond a reset: start over once.
+        remoteChecked = false;
         await clone();
-        return (await g.raw(['rev-parse', 'HEAD'])).trim();
       }
     },
     async readFile(relPath) {

@@ -248,7 +248,11 @@ describe('metrics', () => {
       const metrics = await hoist.app.request('/metrics');
       expect(metrics.status).toBe(200);
       expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
-      const text = await metrics.text();
+      // The job completes a moment after its promotion's state is stored: scrape until it shows.
+      const text = await waitFor(async () => {
+        const body = await (await hoist.app.request('/metrics')).text();
+        return /hoist_queue_jobs\{queue="hoist-promotions",state="completed"\} 1/.test(body) ? body : undefined;
+      }, 'the completed job in /metrics');
       expect(text).toContain('hoist_webhooks_total{source="gitlab",outcome="accepted"} 1');
       expect(text).toContain('hoist_webhooks_total{source="gitlab",outcome="ignored"} 1');
       expect(text).toContain('hoist_webhooks_total{source="gitlab",outcome="rejected"} 1');

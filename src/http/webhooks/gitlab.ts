@@ -29,6 +29,13 @@ function issuesText(error: { issues: ReadonlyArray<{ path: ReadonlyArray<Propert
  * GitLab's Pipeline Hook. Order matters: size limit (streamed), then the token, then parsing; the answer
  * comes as soon as the jobs are in Redis, because GitLab waits 10 s and disables hooks that keep failing.
  */
+const streamedLimit = bodyLimit({
+  maxSize: MAX_WEBHOOK_BYTES,
+  onError: () => {
+    throw new HoistError('payload_too_large', `webhook body is larger than ${MAX_WEBHOOK_BYTES} bytes`);
+  },
+});
+
 export function gitlabWebhook(deps: GitlabWebhookDeps) {
   return new Hono<HttpEnv>().post(
     '/',
@@ -42,12 +49,16 @@ export function gitlabWebhook(deps: GitlabWebhookDeps) {
       const status = c.res.status;
       deps.onOutcome?.(status === 202 ? 'accepted' : status === 200 ? 'ignored' : status === 503 ? 'unavailable' : 'rejected');
     },
-    bodyLimit({
-      maxSize: MAX_WEBHOOK_BYTES,
-      onError: () => {
-        throw new HoistError('payload_too_large', `webhook body is larger than ${MAX_WEBHOOK_BYTES} bytes`);
-      },
-    }),
+    async (c, next) => {
+      // A declared length is checked without touching the body (reading c.req.raw.body makes the node
+      // adapter build a whole web Request); only bodies without one are counted while streaming.
+      const length = c.req.header('content-length');
+      if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+        if (Number(length) > MAX_WEBHOOK_BYTES) throw new HoistError('payload_too_large', `webhook body is larger than ${MAX_WEBHOOK_BYTES} bytes`);
+        return next();
+      }
+      return streamedLimit(c, next);
+    },
     async (c) => {
       if (!secretsEqual(c.req.header('x-gitlab-token'), deps.webhookSecret)) {
         throw new HoistError('unauthorized', 'missing or wrong X-Gitlab-Token');
