@@ -1,3 +1,4 @@
+import type { GateResult } from '../domain/gates.js';
 import type { PromotionState } from '../domain/types.js';
 
 /** Where a request came from: the API (X-Hoist-User) or a chat command. */
@@ -9,11 +10,8 @@ export interface Actor {
   via: Channel;
 }
 
-export interface GateView {
-  gate: 'soak' | 'healthy' | 'window' | 'freeze';
-  status: 'passed' | 'waiting';
-  reason: string;
-}
+/** Each gate's status and reason, as the domain judged it. */
+export type GateView = GateResult;
 
 export interface PromotionView {
   id: string;

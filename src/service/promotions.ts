@@ -142,6 +142,27 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
     }
   };
 
+  /** A new promotion record: the first item is also its app/image/tag; trains keep every item. */
+  const newPromotion = (id: string, env: Environment, items: readonly PromotionItem[], source: Promotion['source'], state: Promotion['state']): Promotion => {
+    const at = now().toISOString();
+    const [first] = items as [PromotionItem];
+    return {
+      id,
+      app: first.app,
+      env: env.name,
+      image: first.image,
+      path: env.path,
+      tag: first.tag,
+      ...(items.length > 1 ? { items: [...items] } : {}),
+      source,
+      state,
+      createdAt: at,
+      updatedAt: at,
+      attempts: 0,
+    };
+  };
+  const randomId = () => `p-${randomBytes(12).toString('hex')}`;
+
   const initialState = (env: Environment, kind: PromotionKind): Promotion['state'] => {
     if (kind === 'rollback') return 'queued';
     if (kind === 'manual' && env.approvals) return 'awaiting-approval';
@@ -180,22 +201,7 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
       if (items.every((i) => tags.get(env.name)?.get(i.app) === i.tag)) {
         throw new HoistError('conflict', `${env.name} already runs ${items.map((i) => `${i.app}:${i.tag}`).join(', ')}`);
       }
-      const at = now().toISOString();
-      const [first] = items as [PromotionItem];
-      const promotion: Promotion = {
-        id: `p-${randomBytes(12).toString('hex')}`,
-        app: first.app,
-        env: env.name,
-        image: first.image,
-        path: env.path,
-        tag: first.tag,
-        ...(items.length > 1 ? { items } : {}),
-        source: { kind: 'manual', by: actor.name, via: actor.via, url: provenance },
-        state: initialState(env, 'manual'),
-        createdAt: at,
-        updatedAt: at,
-        attempts: 0,
-      };
+      const promotion = newPromotion(randomId(), env, items, { kind: 'manual', by: actor.name, via: actor.via, url: provenance }, initialState(env, 'manual'));
       await store.ensure(promotion);
       await supersedeOlder(env, promotion);
       await advance(promotion);
@@ -254,20 +260,9 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
       if (!tag) throw new HoistError('conflict', `${env.name}'s history holds no earlier tag of ${app.name} than ${current ?? 'none'}`);
       if (tag === current) throw new HoistError('conflict', `${env.name} already runs ${app.name}:${tag}`);
       const provenance = ran.find((g) => g.tag === tag && /^https?:\/\//.test(g.source))?.source;
-      const at = now().toISOString();
       const promotion: Promotion = {
-        id: `p-${randomBytes(12).toString('hex')}`,
-        app: app.name,
-        env: env.name,
-        image: app.image,
-        path: env.path,
-        tag,
-        source: { kind: 'rollback', by: actor.name, via: actor.via, url: provenance },
-        state: 'queued',
+        ...newPromotion(randomId(), env, [{ app: app.name, image: app.image, tag }], { kind: 'rollback', by: actor.name, via: actor.via, url: provenance }, 'queued'),
         reason: `rollback from ${current ?? 'none'}`,
-        createdAt: at,
-        updatedAt: at,
-        attempts: 0,
       };
       await store.ensure(promotion);
       await enqueuePromote(promotion);
@@ -355,7 +350,8 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
         return;
       }
       for (const r of decision.results) if (r.status === 'waiting') deps.onGateWait?.(env.name, r.gate);
-      await store.transact(id, (cur) => (cur.state === 'waiting' ? { gates: decision.results } : {}));
+      // Only the gates' status changes here; a plain update needs no transaction (and no connection of its own).
+      await store.update(id, { gates: decision.results });
       const untilChange = decision.recheckAt ? decision.recheckAt.getTime() - at.getTime() : Number.POSITIVE_INFINITY;
       await enqueueGateCheck(id, Math.min(Math.max(untilChange, 0), deps.gateIntervalMs));
     },
@@ -364,22 +360,8 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
       // A gated environment with no gates configured does not move by itself: nothing was asked to pass.
       for (const next of deps.environments.filter((e) => e.from === p.env && e.promotion === 'gated' && hasGates(e))) {
         for (const item of itemsOf(p)) {
-          const url = p.source.url;
-          const at = now().toISOString();
           const id = `g-${createHash('sha256').update(`${p.id}\n${next.name}\n${item.app}`).digest('hex').slice(0, 24)}`;
-          const gated: Promotion = {
-            id,
-            app: item.app,
-            env: next.name,
-            image: item.image,
-            path: next.path,
-            tag: item.tag,
-            source: { kind: 'gated', url },
-            state: 'waiting',
-            createdAt: at,
-            updatedAt: at,
-            attempts: 0,
-          };
+          const gated = newPromotion(id, next, [item], { kind: 'gated', url: p.source.url }, 'waiting');
           const { created, promotion } = await store.ensure(gated);
           if (!created) continue;
           await supersedeOlder(next, promotion);

@@ -15,7 +15,7 @@ export interface PromotionStore {
   /** Promotions waiting for gates or approvals, per environment (to supersede or re-check them). */
   pending(env: string): Promise<Promotion[]>;
   /** Applies a patch; a promotion that already ended is never moved back (a late retry cannot undo a commit). */
-  update(id: string, patch: Partial<Pick<Promotion, 'state' | 'commit' | 'reason' | 'error' | 'attempts'>>): Promise<Promotion | undefined>;
+  update(id: string, patch: Partial<Pick<Promotion, 'state' | 'commit' | 'reason' | 'error' | 'attempts' | 'gates'>>): Promise<Promotion | undefined>;
 }
 
 const RETENTION_SECONDS = 30 * 24 * 3600;
