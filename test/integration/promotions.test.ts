@@ -203,7 +203,12 @@ describe('promotions up the chain', () => {
     const older = await waitingIn('staging');
     await pipeline('web', 502);
     const newer = await waitFor(async () => ((await get('/api/promotions?env=staging')).promotions as View[]).find((p) => p.tag === 'v502'), 'the newer waiting promotion');
-    expect(await get(`/api/promotions/${older.id}`)).toMatchObject({ state: 'superseded', reason: `superseded by promotion ${newer.id} (web v502)` });
+    // The newer one is stored first, then retires the older: wait for that, not just for the newer one.
+    const retired = await waitFor(async () => {
+      const view = await get(`/api/promotions/${older.id}`);
+      return view.state === 'waiting' ? undefined : view;
+    }, 'the older promotion to be superseded');
+    expect(retired).toMatchObject({ state: 'superseded', reason: `superseded by promotion ${newer.id} (web v502)` });
     const cancelled = await post(`/api/promotions/${newer.id}/cancel`, 'carol');
     expect(cancelled.body).toMatchObject({ state: 'cancelled', reason: 'cancelled by carol via api' });
     expect((await post(`/api/promotions/${newer.id}/cancel`, 'carol')).status).toBe(409);
