@@ -19,7 +19,7 @@ import { intakeScenario } from './scenarios/intake.js';
 import { pipelineScenario } from './scenarios/pipeline.js';
 import { scaleScenario } from './scenarios/scale.js';
 
-const BUDGET_S = 570;
+const BUDGET_S = 720;
 
 function firstLine(command: string, args: string[]): string {
   const out = spawnSync(command, args, { encoding: 'utf8' });

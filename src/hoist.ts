@@ -23,6 +23,15 @@ import { createPromotionService } from './service/promotions.js';
 import { createDeploymentReports } from './store/deployment-reports.js';
 import { createPromotionProcessor, type PromotionResult } from './service/promotion-processor.js';
 import { createPromotionStore } from './store/promotion-store.js';
+import { createArgoCdClient } from './argocd/client.js';
+import { createGitlabApi } from './gitlab/api.js';
+import { createApiWriter } from './gitops/api-writer.js';
+import { createMergeRequestWriter, createRoutingWriter } from './gitops/merge-request-writer.js';
+import { createCommitStatuses, observeStore } from './service/commit-statuses.js';
+import { createDeployWatch } from './service/deploy-watch.js';
+import { createMergeTracker } from './service/merge-requests.js';
+import { DEPLOY_JOB, FOLLOWUP_QUEUE, followupJobSchema, type FollowupJob } from './service/promotion-job.js';
+import type { Promotion } from './domain/types.js';
 
 export interface HoistOptions {
   config: HoistConfig;
@@ -62,6 +71,8 @@ function toDomain(config: HoistConfig): { environments: Environment[]; apps: App
         promotion: e.promotion,
         from: e.from,
         pending: e.pending,
+        write: e.write,
+        autoRollback: e.autoRollback,
         approvals: e.approvals,
         gates: e.gates && {
           soakMs: e.gates.soak,
@@ -93,13 +104,45 @@ export function createHoist(options: HoistOptions): Hoist {
     defaultJobOptions: { attempts, backoff: { type: 'exponential', delay: 1_000 } },
   });
   queue.on('error', () => undefined);
-  const store = createPromotionStore(producer, prefix);
+  const rawStore = createPromotionStore(producer, prefix);
+  const gitlabApi = config.gitlab.url && config.gitlab.token ? createGitlabApi({ url: config.gitlab.url, token: config.gitlab.token }) : undefined;
+  const statuses = gitlabApi
+    ? createCommitStatuses({ gitlab: gitlabApi, redis: producer, prefix, logger, gitlabUrl: config.gitlab.url as string, gitopsProject: config.gitops.project })
+    : undefined;
+  const reportStatus = (p: Promotion) => statuses?.report(p);
+  // Pipeline promotions get their statuses from the worker alone, so one process posts them, in order.
+  const store = observeStore(rawStore, reportStatus, new Set(['waiting', 'awaiting-approval', 'cancelled', 'superseded']));
+  const followStore = observeStore(rawStore, reportStatus);
+  const followups = new Queue<FollowupJob>(FOLLOWUP_QUEUE, { connection: producer, prefix, defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 2_000 } } });
+  followups.on('error', () => undefined);
   const gateQueue = new Queue<GateJob>(GATE_QUEUE, { connection: producer, prefix, defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 1_000 } } });
   gateQueue.on('error', () => undefined);
   const deploymentReports = createDeploymentReports(producer, prefix);
   const now = options.now ?? (() => new Date());
   const intake = createPipelineIntake({ apps, environments, queue, store, logger });
   const reader = createRepoReader({ ...gitSetup, dir: join(options.dataDir, 'read', `${repoKey}.git`), branch: config.gitops.branch });
+  const deployWatch = createDeployWatch({
+    argocd: config.argocd && {
+      client: createArgoCdClient({ url: config.argocd.url, token: config.argocd.token }),
+      applications: config.argocd.applications,
+      watchTimeoutMs: config.argocd.watchTimeout,
+    },
+    environments,
+    apps,
+    reader,
+    store: followStore,
+    reports: deploymentReports,
+    followups,
+    logger,
+    now,
+    reported: (env, app) => service.deploymentReported(env, app),
+    rollback: (p, why) => service.rollbackDegraded(p, why),
+  });
+  const afterCommit = async (p: Promotion) => {
+    await service.afterCommit(p);
+    await deployWatch.afterCommit(p);
+  };
+  const mergeTracker = createMergeTracker({ gitlab: gitlabApi, project: config.gitops.project, store: followStore, redis: producer, prefix, followups, logger, now, onCommitted: afterCommit, firstPollMs: Math.min(10_000, config.queue.gateInterval) });
   const probeRemote = createRemoteProbe({ ...gitSetup, dir: options.dataDir, branch: config.gitops.branch });
   const service = createPromotionService({
     environments,
@@ -109,11 +152,12 @@ export function createHoist(options: HoistOptions): Hoist {
     queue,
     gateQueue,
     reader,
-    health: deploymentReports,
+    health: deployWatch.health,
     logger,
     now,
     gateIntervalMs: config.queue.gateInterval,
     onGateWait: (env, gate) => metrics.gateWaits.inc({ env, gate }),
+    onCancelled: (p) => mergeTracker.cancelled(p),
   });
   let accepting = true;
 
@@ -124,23 +168,38 @@ export function createHoist(options: HoistOptions): Hoist {
   if (role !== 'web') {
     const workerRedis = createRedisConnection(options.redisUrl, 'worker');
     const subscriber = createRedisConnection(options.redisUrl, 'worker');
-    const workerStore = createPromotionStore(workerRedis, prefix);
+    const workerStore = observeStore(createPromotionStore(workerRedis, prefix), reportStatus);
     const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix, lockTtlMs: lockTimeout });
     const workspace = createWorkspace({ ...gitSetup, dir: join(options.dataDir, 'workspaces', repoKey), branch: config.gitops.branch });
-    const writer = createPushWriter({
+    const renderer = options.renderer ?? createKustomizeRenderer();
+    const pushWriter = createPushWriter({
       workspace,
-      renderer: options.renderer ?? createKustomizeRenderer(),
+      renderer,
       renderCache: createRenderCache(workspace),
       logger,
       onPushRetry: () => metrics.pushRetries.inc(),
     });
+    const project = config.gitops.project;
+    const writer = createRoutingWriter(
+      {
+        push: pushWriter,
+        ...(gitlabApi && project
+          ? {
+              'merge-request': createMergeRequestWriter({ workspace, renderer, gitlab: gitlabApi, project, branch: config.gitops.branch, logger, gitEnv: options.gitBaseEnv }),
+              api: createApiWriter({ gitlab: gitlabApi, project, branch: config.gitops.branch, author: config.gitops.author, logger }),
+            }
+          : {}),
+      },
+      (env) => environments.find((e) => e.name === env)?.write ?? 'push',
+    );
     const process = createPromotionProcessor({
       store: workerStore,
       batcher,
       writer,
       repoKey,
       logger,
-      onCommitted: service.afterCommit,
+      onCommitted: afterCommit,
+      onAwaitingMerge: (p) => mergeTracker.opened(p),
       onSettled: (p) => {
         metrics.promotions.inc({ env: p.env, result: p.state });
         if (p.state === 'committed') metrics.promotionDuration.observe({ env: p.env }, (Date.parse(p.updatedAt) - Date.parse(p.createdAt)) / 1000);
@@ -159,6 +218,15 @@ export function createHoist(options: HoistOptions): Hoist {
       lockDurationMs: lockTimeout,
     });
     gateWorker.on('error', (error) => logger.warn({ err: error.message }, 'gate worker error'));
+    const followupWorker = startWorker<FollowupJob, void>(
+      FOLLOWUP_QUEUE,
+      async (job) => {
+        const data = followupJobSchema.parse(job.data);
+        await (job.name === DEPLOY_JOB ? deployWatch.follow(data) : mergeTracker.follow(data));
+      },
+      { connection: createRedisConnection(options.redisUrl, 'worker'), prefix, concurrency: 8, lockDurationMs: lockTimeout },
+    );
+    followupWorker.on('error', (error) => logger.warn({ err: error.message }, 'follow-up worker error'));
     /** Waits for running jobs up to the deadline, then lets go of them without waiting. */
     const closeWorker = async (w: { close(force?: boolean): Promise<void> }, timeoutMs: number) => {
       let timer: NodeJS.Timeout | undefined;
@@ -174,6 +242,7 @@ export function createHoist(options: HoistOptions): Hoist {
     };
     closers.push(
       (timeoutMs) => closeWorker(gateWorker, timeoutMs),
+      (timeoutMs) => closeWorker(followupWorker, timeoutMs),
       (timeoutMs) => closeWorker(worker, timeoutMs),
       () => batcher.close(),
       () => subscriber.quit().catch(() => subscriber.disconnect()),
@@ -186,7 +255,17 @@ export function createHoist(options: HoistOptions): Hoist {
     // A worker-only process answers probes but takes no webhooks or API calls.
     routes: role === 'worker' ? 'health' : 'all',
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-    gitlab: { webhookSecret: config.gitlab.webhookSecret, intake, logger, onOutcome: (outcome) => metrics.webhooks.inc({ source: 'gitlab', outcome }) },
+    gitlab: {
+      webhookSecret: config.gitlab.webhookSecret,
+      signingToken: config.gitlab.signingToken,
+      intake,
+      logger,
+      // Merge Request Hooks matter only where merge requests are Hoist's (write: merge-request needs gitops.project).
+      mergeRequests: config.gitops.project ? mergeTracker : undefined,
+      now,
+      onOutcome: (outcome) => metrics.webhooks.inc({ source: 'gitlab', outcome }),
+    },
+    argocd: { token: config.argocd?.webhookToken, logger, notice: (state) => deployWatch.notice(state) },
     api: { token: config.api.token, service, reader, environments, apps },
     chatops: { service, slack: config.chatops?.slack, mattermost: config.chatops?.mattermost, users: config.chatops?.users ?? {}, logger },
     deployments: {
@@ -195,6 +274,7 @@ export function createHoist(options: HoistOptions): Hoist {
       apps,
       record: deploymentReports.record,
       reported: service.deploymentReported,
+      degraded: (env, app, tag) => deployWatch.reportedDegraded(env, app, tag),
       now,
     },
     readiness: {
@@ -228,6 +308,8 @@ export function createHoist(options: HoistOptions): Hoist {
       for (const close of closers) await close(timeoutMs).catch(() => undefined);
       await queue.close().catch(() => undefined);
       await gateQueue.close().catch(() => undefined);
+      await followups.close().catch(() => undefined);
+      await statuses?.flush();
       await producer.quit().catch(() => producer.disconnect());
     },
   };

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -53,6 +53,13 @@ export interface BenchContext {
 
 const slug = (name: string) => name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
 
+/** The flags `npm start` gives node (`node <flags> dist/main.js` in the service's package.json), if any. */
+export async function startFlags(serviceRoot: string): Promise<string[]> {
+  const pkg = JSON.parse(await readFile(join(serviceRoot, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const match = /^node\s+(.*?)\s*dist\/main\.js$/.exec(pkg.scripts?.start?.trim() ?? '');
+  return match?.[1] ? match[1].split(/\s+/) : [];
+}
+
 export async function createContext(
   redis: RedisServerHandle,
   options: { quick: boolean; flags: ReadonlySet<string>; serviceRoot: string; budgetS: number; startedAt: number },
@@ -93,7 +100,8 @@ export async function createContext(
       await writeFile(configPath, o.configText);
       const handle = await startNodeProcess({
         name: `hoist (${o.name})`,
-        nodeArgs: o.nodeArgs,
+        // The node flags of `npm start` (package.json), so the bench measures the service as it is started.
+        nodeArgs: [...(await startFlags(options.serviceRoot)), ...(o.nodeArgs ?? [])],
         script: join(options.serviceRoot, 'dist/main.js'),
         env: {
           ...baseEnv(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseFreeze, parseWindow } from '../domain/gates.js';
+import { validateApplicationTemplate } from '../argocd/names.js';
 import { durationSchema } from './duration.js';
 
 /** Names end up in paths, branch names, trailers and chat commands: keep them boring. */
@@ -61,6 +62,13 @@ export const environmentSchema = z
       .optional(),
     /** What happens to an older waiting promotion of the same app when a newer version arrives. */
     pending: z.enum(['supersede', 'queue']).default('supersede'),
+    /**
+     * How a promotion lands: `push` to the GitOps branch from a clone, a `merge-request` that people merge
+     * in GitLab, or an `api` commit through GitLab's Commits API (no clone).
+     */
+    write: z.enum(['push', 'merge-request', 'api']).default('push'),
+    /** Roll back by itself (a normal rollback commit) when the deploy side reports the new version Degraded. */
+    autoRollback: z.boolean().default(false),
   })
   .strict();
 
@@ -86,9 +94,42 @@ export const configSchema = z
           .object({ name: z.string().min(1).default('Hoist'), email: z.string().min(3).default('hoist@example.invalid') })
           .strict()
           .default({ name: 'Hoist', email: 'hoist@example.invalid' }),
+        /** The GitOps repository's own GitLab project (path_with_namespace), for merge requests and API commits. */
+        project: z.string().regex(PROJECT_PATH, 'must be a GitLab path_with_namespace such as group/gitops').optional(),
       })
       .strict(),
-    gitlab: z.object({ webhookSecret: z.string().min(1, 'must not be empty') }).strict(),
+    gitlab: z
+      .object({
+        /** Compared with X-Gitlab-Token (the hook's "Secret token"). */
+        webhookSecret: z.string().min(1, 'must not be empty').optional(),
+        /** A signed webhook's signing token (`whsec_…`): verifies the Standard Webhooks headers. */
+        signingToken: z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be the "whsec_…" signing token GitLab shows for the webhook').optional(),
+        /** GitLab's base URL and a token with the `api` scope: commit statuses, merge requests, API commits. */
+        url: z.string().url('must be a URL such as https://gitlab.example.com').optional(),
+        token: z.string().min(1, 'must not be empty').optional(),
+      })
+      .strict()
+      .superRefine((g, ctx) => {
+        if (g.webhookSecret === undefined && g.signingToken === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['webhookSecret'], message: 'set webhookSecret (X-Gitlab-Token) or signingToken (signed webhooks), or both' });
+        }
+        if ((g.url === undefined) !== (g.token === undefined)) {
+          ctx.addIssue({ code: 'custom', path: [g.url === undefined ? 'url' : 'token'], message: 'gitlab.url and gitlab.token go together' });
+        }
+      }),
+    argocd: z
+      .object({
+        url: z.string().url('must be the Argo CD server URL such as https://argocd.example.com'),
+        token: z.string().min(1, 'must not be empty'),
+        /** Application name per app and environment; `{{app}}` may be left out when one Application holds every app. */
+        applications: z.string().default('{{app}}-{{env}}'),
+        /** Bearer token Argo CD notifications send to POST /webhooks/argocd. */
+        webhookToken: z.string().min(1, 'must not be empty').optional(),
+        /** How long to follow a new commit's sync in Argo CD before giving up on a verdict. */
+        watchTimeout: durationSchema.default(15 * 60_000),
+      })
+      .strict()
+      .optional(),
     api: z.object({ token: z.string().min(1, 'must not be empty') }).strict(),
     environments: z.array(environmentSchema).min(1),
     apps: z.array(appSchema).min(1),
@@ -183,6 +224,15 @@ export const configSchema = z
         if (m.startsWith('group:') && !config.rbac?.groups[m.slice(6)]) ctx.addIssue({ code: 'custom', path: ['rbac', 'promote', env], message: `unknown group "${m.slice(6)}"` });
       }
     }
+    if (config.argocd) {
+      const problem = validateApplicationTemplate(config.argocd.applications);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['argocd', 'applications'], message: problem });
+    }
+    config.environments.forEach((env, index) => {
+      if (env.write === 'push') return;
+      if (!config.gitlab.url) ctx.addIssue({ code: 'custom', path: ['environments', index, 'write'], message: `write: ${env.write} needs gitlab.url and gitlab.token` });
+      if (!config.gitops.project) ctx.addIssue({ code: 'custom', path: ['environments', index, 'write'], message: `write: ${env.write} needs gitops.project (the GitOps repository's GitLab path)` });
+    });
     const appNames = new Set<string>();
     config.apps.forEach((app, index) => {
       if (appNames.has(app.name)) {

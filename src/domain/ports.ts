@@ -1,4 +1,4 @@
-import type { PromotionSource } from './types.js';
+import type { MergeRequestLink, PromotionSource } from './types.js';
 
 /**
  * One image change the writer must land in one overlay. Edits that share a promotionId are one
@@ -23,6 +23,7 @@ export interface ImageEdit {
 
 export type EditOutcome =
   | { promotionId: string; state: 'committed'; commit: string }
+  | { promotionId: string; state: 'awaiting-merge'; mergeRequest: MergeRequestLink }
   | { promotionId: string; state: 'skipped'; reason: string; commit?: string }
   | { promotionId: string; state: 'failed'; error: string };
 

@@ -13,7 +13,13 @@ export interface Environment {
   gates?: Gates | undefined;
   approvals?: ApprovalPolicy | undefined;
   pending: 'supersede' | 'queue';
+  /** push: to the branch from a clone; merge-request: an MR people merge; api: GitLab's Commits API. */
+  write: WriteMode;
+  /** Roll back by itself when the deploy side reports the new version Degraded. */
+  autoRollback: boolean;
 }
+
+export type WriteMode = 'push' | 'merge-request' | 'api';
 
 export interface App {
   name: string;
@@ -29,12 +35,16 @@ export type PromotionState =
   | 'awaiting-approval'
   | 'queued'
   | 'running'
+  /** Pushed to a branch with a merge request open; committed once GitLab reports it merged. */
+  | 'awaiting-merge'
   | 'committed'
+  /** Committed, then the deploy side reported the version Degraded (or its sync failed). */
+  | 'degraded'
   | 'skipped'
   | 'failed'
   | 'cancelled'
   | 'superseded';
-export const TERMINAL_STATES: ReadonlySet<PromotionState> = new Set(['committed', 'skipped', 'failed', 'cancelled', 'superseded']);
+export const TERMINAL_STATES: ReadonlySet<PromotionState> = new Set(['committed', 'degraded', 'skipped', 'failed', 'cancelled', 'superseded']);
 /** Not yet handed to the writer: a newer version may supersede these. */
 export const PENDING_STATES: ReadonlySet<PromotionState> = new Set(['waiting', 'awaiting-approval']);
 
@@ -77,4 +87,16 @@ export interface Promotion extends PromotionRequest {
   /** Why it was skipped or failed, in words for the user. */
   reason?: string | undefined;
   error?: string | undefined;
+  /** write: merge-request — the merge request that carries it. */
+  mergeRequest?: MergeRequestLink | undefined;
+  /** What the deploy side said after the commit (Argo CD, deploy reports). */
+  health?: 'healthy' | 'degraded' | undefined;
+  /** The automatic rollback started because this promotion degraded. */
+  rolledBackBy?: string | undefined;
+}
+
+export interface MergeRequestLink {
+  iid: number;
+  url: string;
+  branch: string;
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
@@ -53,7 +54,8 @@ export interface GitSetup {
   author?: { name: string; email: string };
 }
 
-export async function createGit(baseDir: string, setup: GitSetup): Promise<SimpleGit> {
+/** The environment every git process of ours runs with (written once per workspace: it may create the askpass file). */
+async function gitEnvironment(setup: GitSetup): Promise<Record<string, string>> {
   const { access, toolsDir, author } = setup;
   const env: Record<string, string> = {
     ...setup.baseEnv,
@@ -80,6 +82,11 @@ export async function createGit(baseDir: string, setup: GitSetup): Promise<Simpl
     env.HOIST_GIT_USERNAME = access.username ?? '';
     env.HOIST_GIT_PASSWORD = access.password ?? '';
   }
+  return env;
+}
+
+export async function createGit(baseDir: string, setup: GitSetup): Promise<SimpleGit> {
+  const env = await gitEnvironment(setup);
   return simpleGit({
     baseDir,
     maxConcurrentProcesses: 4,
@@ -88,6 +95,66 @@ export async function createGit(baseDir: string, setup: GitSetup): Promise<Simpl
     unsafe: { allowUnsafeAskPass: true, allowUnsafeSshCommand: true, allowUnsafeConfigPaths: true },
     allowEnvironment: Object.keys(env),
   }).env(env);
+}
+
+/** A git process that prints nothing for this long is stuck (a stalled transfer, a lock): it is killed. */
+const GIT_IDLE_TIMEOUT_MS = 120_000;
+
+/** git on the hot path: one process per call and nothing else (no option parsing, no waiting after exit). */
+export interface GitRunner {
+  /** Runs `git <args>` in the repository; resolves with stdout, rejects with git's own message (C locale). */
+  run(args: readonly string[]): Promise<string>;
+  /** The same with `input` on stdin and stdout as bytes (`cat-file --batch` counts its sizes in bytes). */
+  runBytes(args: readonly string[], input: string): Promise<Buffer>;
+}
+
+export async function createGitRunner(baseDir: string, setup: GitSetup): Promise<GitRunner> {
+  const env = await gitEnvironment(setup);
+  return {
+    run: async (args) => (await runGit(baseDir, env, args)).toString('utf8'),
+    runBytes: (args, input) => runGit(baseDir, env, args, input),
+  };
+}
+
+function runGit(cwd: string, env: Record<string, string>, args: readonly string[], input?: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd, env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) {
+      child.stdin?.on('error', () => undefined); // git may exit before reading it all; the exit code tells
+      child.stdin?.end(input);
+    }
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let idle = false;
+    const timer = setTimeout(() => {
+      idle = true;
+      child.kill('SIGKILL');
+    }, GIT_IDLE_TIMEOUT_MS);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      timer.refresh();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      timer.refresh();
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const out = Buffer.concat(stdout);
+      if (code === 0) {
+        resolve(out);
+        return;
+      }
+      const err = Buffer.concat(stderr).toString('utf8').trim();
+      const sub = args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? '';
+      const why = idle ? `timed out: no output for ${GIT_IDLE_TIMEOUT_MS / 1000} s` : signal ? `killed by ${signal}` : `exited with code ${String(code)}`;
+      reject(new Error(idle ? `git ${sub} ${why}` : err || out.toString('utf8').trim() || `git ${sub} ${why}`));
+    });
+  });
 }
 
 export type GitFailure = 'rejected_non_fast_forward' | 'auth' | 'protected' | 'unreachable' | 'missing_branch' | 'other';

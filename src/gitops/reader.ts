@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SimpleGit } from 'simple-git';
 import type { CommitRecord, EnvironmentSnapshot, ImageState, RepoReader } from '../domain/ports.js';
 import { KUSTOMIZATION_FILES, readImages } from '../kustomize/index.js';
-import { createGit, toGitError, type GitSetup } from './git.js';
+import { createGitRunner, toGitError, type GitRunner, type GitSetup } from './git.js';
 
 export interface ReaderOptions extends GitSetup {
   /** A bare repository of its own, so reads never race the writer's working clone. */
@@ -12,56 +11,81 @@ export interface ReaderOptions extends GitSetup {
   branch: string;
 }
 
+/** Blobs by `rev:path` from one `git cat-file --batch` run; absent paths (or trees) are left out. */
+async function readBlobs(runner: GitRunner, specs: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (specs.length === 0) return out;
+  const bytes = await runner.runBytes(['cat-file', '--batch'], `${specs.join('\n')}\n`);
+  let at = 0;
+  for (const spec of specs) {
+    const eol = bytes.indexOf(0x0a, at);
+    if (eol < 0) break;
+    const header = bytes.subarray(at, eol).toString('utf8');
+    at = eol + 1;
+    const match = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+    if (!match) continue; // "<spec> missing" (or ambiguous): nothing follows
+    const size = Number(match[2]);
+    if (match[1] === 'blob') out.set(spec, bytes.subarray(at, at + size).toString('utf8'));
+    at += size + 1;
+  }
+  return out;
+}
+
+/** Reads a ref of a bare repository from its files (loose, then packed-refs); undefined means "ask git". */
+async function readRef(gitDir: string, ref: string): Promise<string | undefined> {
+  const loose = await readFile(join(gitDir, ref), 'utf8').catch(() => undefined);
+  if (loose !== undefined) return /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(loose.trim()) ? loose.trim() : undefined;
+  const packed = await readFile(join(gitDir, 'packed-refs'), 'utf8').catch(() => '');
+  const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`) && /^[0-9a-f]{40}([0-9a-f]{24})? /.test(l));
+  return line?.slice(0, line.indexOf(' '));
+}
+
+const toState = (text: string): ImageState[] => readImages(text).map((e) => ({ name: e.name, newName: e.newName, tag: e.newTag, digest: e.digest }));
+
 /** Reads overlays at the GitOps branch head through a bare mirror fetched on demand. */
 export function createRepoReader(options: ReaderOptions): RepoReader {
   const { dir, branch, access } = options;
   const ref = `refs/hoist/${branch}`;
-  let gitPromise: Promise<SimpleGit> | undefined;
+  let runnerPromise: Promise<GitRunner> | undefined;
   let chain: Promise<unknown> = Promise.resolve();
 
-  const git = async () => {
+  const git = async (): Promise<GitRunner> => {
     if (!existsSync(join(dir, 'HEAD'))) {
       await mkdir(dir, { recursive: true });
-      const g = await createGit(dir, options);
-      await g.raw(['init', '--bare', '--quiet']);
+      const runner = await (runnerPromise ??= createGitRunner(dir, options));
+      await runner.run(['init', '--bare', '--quiet']);
     }
-    return (gitPromise ??= createGit(dir, options));
+    return (runnerPromise ??= createGitRunner(dir, options));
   };
 
-  const fetchHead = async (): Promise<{ g: SimpleGit; commit: string }> => {
+  const fetchHead = async (): Promise<{ g: GitRunner; commit: string }> => {
     const g = await git();
     try {
-      await g.raw(['fetch', '--verbose', '--no-tags', access.url, `+refs/heads/${branch}:${ref}`]);
+      await g.run(['fetch', '--quiet', '--no-tags', access.url, `+refs/heads/${branch}:${ref}`]);
     } catch (error) {
       throw toGitError('reading the GitOps branch', error, access);
     }
-    return { g, commit: (await g.raw(['rev-parse', ref])).trim() };
+    return { g, commit: (await readRef(dir, ref)) ?? (await g.run(['rev-parse', ref])).trim() };
   };
 
-  const overlayImages = async (g: SimpleGit, rev: string, path: string): Promise<ImageState[] | undefined> => {
-    for (const name of KUSTOMIZATION_FILES) {
-      const text = await g.raw(['show', `${rev}:${path}/${name}`]).catch(() => undefined);
-      if (text !== undefined) return readImages(text).map((e) => ({ name: e.name, newName: e.newName, tag: e.newTag, digest: e.digest }));
-    }
-    return undefined;
+  /** The first kustomization file kustomize would read in each path, at `rev` (one git process for all). */
+  const kustomizations = async (g: GitRunner, rev: string, paths: readonly string[]): Promise<Map<string, string | undefined>> => {
+    const blobs = await readBlobs(g, paths.flatMap((path) => KUSTOMIZATION_FILES.map((name) => `${rev}:${path}/${name}`)));
+    return new Map(paths.map((path) => [path, KUSTOMIZATION_FILES.map((name) => blobs.get(`${rev}:${path}/${name}`)).find((t) => t !== undefined)]));
   };
 
   const read = async (paths: Readonly<Record<string, string>>): Promise<EnvironmentSnapshot> => {
     const { g, commit } = await fetchHead();
     const environments: EnvironmentSnapshot['environments'] = {};
+    const texts = await kustomizations(g, commit, [...new Set(Object.values(paths))]);
     for (const [env, path] of Object.entries(paths)) {
-      let text: string | undefined;
-      for (const name of KUSTOMIZATION_FILES) {
-        text = await g.raw(['show', `${commit}:${path}/${name}`]).catch(() => undefined);
-        if (text !== undefined) break;
-      }
+      const text = texts.get(path);
       if (text === undefined) {
         environments[env] = { error: `no kustomization.yaml in ${path}` };
         continue;
       }
       try {
-        const images: ImageState[] = readImages(text).map((e) => ({ name: e.name, newName: e.newName, tag: e.newTag, digest: e.digest }));
-        environments[env] = { images };
+        environments[env] = { images: toState(text) };
       } catch (error) {
         environments[env] = { error: (error as Error).message };
       }
@@ -71,7 +95,7 @@ export function createRepoReader(options: ReaderOptions): RepoReader {
 
   const readHistory = async (limit: number): Promise<CommitRecord[]> => {
     const { g, commit } = await fetchHead();
-    const out = await g.raw(['log', `-n${limit}`, '--grep=^Hoist-App: ', '--format=%H%x1f%cI%x1f%B%x1e', commit]);
+    const out = await g.run(['log', `-n${limit}`, '--grep=^Hoist-App: ', '--format=%H%x1f%cI%x1f%B%x1e', commit]);
     return out
       .split('\x1e')
       .map((r) => r.replace(/^\n+/, ''))
@@ -95,7 +119,8 @@ export function createRepoReader(options: ReaderOptions): RepoReader {
     imagesAt: (rev, path) =>
       serial(async () => {
         if (!/^[0-9a-f]{7,64}\^?$/.test(rev)) return undefined;
-        return overlayImages(await git(), rev, path).catch(() => undefined);
-      }),
+        const text = (await kustomizations(await git(), rev, [path])).get(path);
+        return text === undefined ? undefined : toState(text);
+      }).catch(() => undefined),
   };
 }

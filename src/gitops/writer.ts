@@ -2,7 +2,8 @@ import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import type { EditOutcome, ImageEdit, RepoWriter } from '../domain/ports.js';
 import { HoistError, isHoistError, toHoistError } from '../errors.js';
-import { KUSTOMIZATION_FILES, checkRendered, readImages, setImage, type Renderer } from '../kustomize/index.js';
+import { KUSTOMIZATION_FILES, findRenderedImages, setImage, type ImageEntry, type Renderer } from '../kustomize/index.js';
+import { checkImages, renderedImages } from '../kustomize/render.js';
 import { newerRunningPipeline } from '../domain/ordering.js';
 import { buildCommitMessage, parseTrailerGroups, type TrailerGroup } from './commit-message.js';
 import type { RenderCache } from './render-cache.js';
@@ -21,7 +22,8 @@ export interface PushWriterOptions {
   renderCache?: RenderCache;
 }
 
-type ItemOutcome =
+/** How one image edit of a batch ended (a release train aggregates its items). */
+export type ItemOutcome =
   | { state: 'landing' }
   | { state: 'committed'; commit: string }
   | { state: 'skipped'; reason: string }
@@ -32,6 +34,10 @@ interface OverlayFile {
   original: string;
   text: string;
   edits: ImageEdit[];
+  /** Per image, the entry as this batch's edits leave it (the editor's answer: no re-parse of the file). */
+  after: Map<string, ImageEntry>;
+  /** Per image touched, its tag in `original`. */
+  originalTags: Map<string, string | undefined>;
   /** Per app, the newest Hoist trailer group for this file's environment (read lazily). */
   landed?: Map<string, TrailerGroup>;
 }
@@ -47,7 +53,7 @@ const imageKey = (e: ImageEdit) => `${e.env}\0${e.path}\0${e.image}`;
  * Newest pipeline wins when one batch holds several pipeline promotions of the same image in the same
  * environment. Promotions people asked for are never dropped here.
  */
-function supersede(edits: readonly ImageEdit[]): { kept: ImageEdit[]; superseded: Map<string, string> } {
+export function supersede(edits: readonly ImageEdit[]): { kept: ImageEdit[]; superseded: Map<string, string> } {
   const newest = new Map<string, ImageEdit>();
   for (const edit of edits) {
     if (edit.source.kind !== 'pipeline') continue;
@@ -67,7 +73,7 @@ function supersede(edits: readonly ImageEdit[]): { kept: ImageEdit[]; superseded
 }
 
 /** One outcome per promotion: a release train fails whole, lands whole, or is skipped whole. */
-function aggregate(promotionId: string, items: ReadonlyArray<[ImageEdit, ItemOutcome]>, commit: string | undefined): EditOutcome {
+export function aggregate(promotionId: string, items: ReadonlyArray<[ImageEdit, ItemOutcome]>, commit: string | undefined): EditOutcome {
   const label = (e: ImageEdit) => (items.length > 1 ? `${e.app}: ` : '');
   const failed = items.filter(([, o]) => o.state === 'failed');
   if (failed.length > 0) return { promotionId, state: 'failed', error: failed.map(([e, o]) => `${label(e)}${(o as { error: string }).error}`).join('; ') };
@@ -99,7 +105,7 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
    * The running tag counts as the newer pipeline's only while it is still the tag in the file (a hand edit
    * since then means we do not know where it came from). Rollbacks and requested promotions are exempt.
    */
-  const runningNewerPipeline = async (file: OverlayFile, edit: ImageEdit): Promise<string | undefined> => {
+  const runningNewerPipeline = async (file: OverlayFile, edit: ImageEdit, current: string | undefined): Promise<string | undefined> => {
     if (edit.source.kind !== 'pipeline') return undefined;
     if (!file.landed) {
       file.landed = new Map();
@@ -111,7 +117,6 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
     }
     const landed = file.landed.get(edit.app);
     if (!landed) return undefined;
-    const current = readImages(file.original).find((entry) => entry.name === edit.image)?.newTag;
     if (current !== landed.tag) return undefined;
     const newer = newerRunningPipeline(edit.source, landed.source);
     return newer === undefined
@@ -121,21 +126,34 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
 
   const renderCheck = async (file: OverlayFile): Promise<void> => {
     await workspace.writeFile(file.path, file.text);
-    const entries = readImages(file.text).filter((entry) => file.edits.some((e) => e.image === entry.name));
+    const entries = [...new Set(file.edits.map((e) => e.image))].flatMap((name) => file.after.get(name) ?? []);
     const dir = `${workspace.dir}/${posix.dirname(file.path)}`;
     const cache = options.renderCache;
-    const render: Renderer = cache ? { render: () => cache.render(file.path, file.text, () => renderer.render(dir)) } : renderer;
-    await checkRendered(render, dir, entries);
+    const images = await renderedImages(
+      cache
+        ? async () => cache.images({ path: file.path, original: file.original, text: file.text, edited: entries, renderer: await renderer.identify?.() }, (hint) => renderer.render(dir, hint))
+        : async () => findRenderedImages(await renderer.render(dir)),
+      dir,
+    );
+    checkImages(dir, images, entries);
+  };
+
+  /** `setImage` with the entry it leaves recorded on the file. */
+  const applyEdit = (file: OverlayFile, edit: ImageEdit): void => {
+    const result = setImage(file.text, { name: edit.image, tag: edit.tag });
+    file.text = result.text;
+    file.after.set(edit.image, result.changed ? result.after : result.entry);
+    file.edits.push(edit);
   };
 
   /** Re-applies `edits` to the file's original text, dropping (as failed) any that no longer apply. */
   const rebuild = (file: OverlayFile, edits: readonly ImageEdit[], items: Map<ImageEdit, ItemOutcome>) => {
     file.text = file.original;
     file.edits = [];
+    file.after = new Map();
     for (const edit of edits) {
       try {
-        file.text = setImage(file.text, { name: edit.image, tag: edit.tag }).text;
-        file.edits.push(edit);
+        applyEdit(file, edit);
       } catch (error) {
         items.set(edit, { state: 'failed', error: toHoistError(error).message });
       }
@@ -158,7 +176,8 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
     }
     const good: ImageEdit[] = [];
     for (const edit of file.edits) {
-      const alone: OverlayFile = { ...file, text: setImage(file.original, { name: edit.image, tag: edit.tag }).text, edits: [edit] };
+      const alone: OverlayFile = { ...file, text: file.original, edits: [], after: new Map() };
+      applyEdit(alone, edit);
       try {
         await renderCheck(alone);
         good.push(edit);
@@ -191,22 +210,34 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
           items.set(edit, { state: 'failed', error: `overlay "${edit.path}" of environment ${edit.env} has no kustomization.yaml on the GitOps branch` });
           continue;
         }
-        file = { path: found.path, original: found.text, text: found.text, edits: [] };
+        file = { path: found.path, original: found.text, text: found.text, edits: [], after: new Map(), originalTags: new Map() };
         files.set(found.path, file);
       }
-      const newer = await runningNewerPipeline(file, edit);
+      let result: ReturnType<typeof setImage>;
+      // Each edit parses the whole kustomization: let waiting webhooks in between the edits of a large batch.
+      if (file.edits.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      try {
+        // The editor parses the file anyway: its answer also says which tag the original had.
+        result = setImage(file.text, { name: edit.image, tag: edit.tag });
+      } catch (error) {
+        if (isHoistError(error) && error.retryable) throw error;
+        items.set(edit, { state: 'failed', error: toHoistError(error).message });
+        continue;
+      }
+      if (!file.originalTags.has(edit.image)) file.originalTags.set(edit.image, (result.changed ? result.before : result.entry)?.newTag);
+      const newer = await runningNewerPipeline(file, edit, file.originalTags.get(edit.image));
       if (newer) {
         items.set(edit, { state: 'skipped', reason: newer });
         continue;
       }
+      if (result.changed) {
+        file.text = result.text;
+        file.after.set(edit.image, result.after);
+        file.edits.push(edit);
+        items.set(edit, { state: 'landing' });
+        continue;
+      }
       try {
-        const result = setImage(file.text, { name: edit.image, tag: edit.tag });
-        if (result.changed) {
-          file.text = result.text;
-          file.edits.push(edit);
-          items.set(edit, { state: 'landing' });
-          continue;
-        }
         // Already there: ours from a run that died before recording it, or simply nothing to do.
         const landed = await workspace.findPromotionCommit(edit.promotionId, since);
         items.set(edit, landed ? { state: 'committed', commit: landed } : { state: 'skipped', reason: `${edit.env} already runs ${edit.image}:${edit.tag}` });

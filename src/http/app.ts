@@ -6,6 +6,7 @@ import { type ChatopsDeps, chatops } from './chatops.js';
 import { createErrorHandler } from './errors.js';
 import { health, type ReadinessDeps } from './health.js';
 import type { HttpEnv } from './types.js';
+import { type ArgoCdWebhookDeps, argocdWebhook } from './webhooks/argocd.js';
 import { type DeploymentsWebhookDeps, deploymentsWebhook } from './webhooks/deployments.js';
 import { type GitlabWebhookDeps, gitlabWebhook } from './webhooks/gitlab.js';
 
@@ -18,6 +19,7 @@ export interface AppDeps {
   api: ApiDeps;
   chatops: ChatopsDeps;
   deployments: DeploymentsWebhookDeps;
+  argocd: ArgoCdWebhookDeps;
   readiness: ReadinessDeps;
 }
 
@@ -32,6 +34,7 @@ export function createHttpApp(deps: AppDeps) {
   if (deps.routes === 'all') {
     app.route('/webhooks/gitlab', gitlabWebhook(deps.gitlab));
     app.route('/webhooks/deployments', deploymentsWebhook(deps.deployments));
+    app.route('/webhooks/argocd', argocdWebhook(deps.argocd));
     app.route('/api', api(deps.api));
     app.route('/chatops', chatops(deps.chatops));
   }

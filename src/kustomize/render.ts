@@ -6,9 +6,16 @@ import { parseAllDocuments } from 'yaml';
 import { HoistError, isHoistError } from '../errors.js';
 import type { ImageEntry } from './kustomization.js';
 
+export interface RenderOptions {
+  /** How long this overlay may legitimately take (a large overlay); the renderer waits at least this long. */
+  timeoutMs?: number;
+}
+
 export interface Renderer {
   /** Rendered multi-document YAML of the overlay. */
-  render(overlayDir: string): Promise<string>;
+  render(overlayDir: string, options?: RenderOptions): Promise<string>;
+  /** Which renderer and version this is, for caches that outlive the process; absent: do not keep renders. */
+  identify?(): Promise<string>;
 }
 
 export interface KustomizeRendererOptions {
@@ -45,13 +52,38 @@ export function createKustomizeRenderer(options: KustomizeRendererOptions = {}):
     });
     return chosen;
   };
+  let identity: Promise<string> | undefined;
   return {
-    async render(overlayDir) {
+    async render(overlayDir, renderOptions) {
       await ensureOverlay(overlayDir);
       const command = await choose();
-      return run(command, overlayDir, timeoutMs);
+      return run(command, overlayDir, Math.max(timeoutMs, renderOptions?.timeoutMs ?? 0));
+    },
+    identify() {
+      identity ??= choose().then(async (command) => `${command.argv.join(' ')}\n${await versionOf(command)}`);
+      return identity;
     },
   };
+}
+
+/** What the tool says its version is (`kubectl version --client`, `kustomize version`); empty when it will not say. */
+function versionOf(command: Command): Promise<string> {
+  const [executable = '', ...args] = command.argv;
+  const versionArgs = args[0] === 'kustomize' ? ['version', '--client'] : ['version'];
+  return new Promise((done) => {
+    const child = spawn(executable, versionArgs, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const out: Buffer[] = [];
+    const timer = setTimeout(() => child.kill('SIGKILL'), PROBE_TIMEOUT_MS);
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.once('error', () => {
+      clearTimeout(timer);
+      done('');
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      done(code === 0 ? Buffer.concat(out).toString('utf8').trim().slice(0, 500) : '');
+    });
+  });
 }
 
 async function ensureOverlay(overlayDir: string): Promise<void> {
@@ -218,15 +250,23 @@ function isRendered(entry: ImageEntry, images: readonly string[]): boolean {
  * does nothing: no container uses the name, or a base already renamed the image with `newName`.
  */
 export async function checkRendered(renderer: Renderer, overlayDir: string, entries: readonly ImageEntry[]): Promise<void> {
-  let rendered: string;
+  const images = await renderedImages(async () => findRenderedImages(await renderer.render(overlayDir)), overlayDir);
+  checkImages(overlayDir, images, entries);
+}
+
+/** The container images of a render (`findRenderedImages`, or a cache of it); a failure that is not ours becomes render_failed. */
+export async function renderedImages(render: () => Promise<string[]>, overlayDir: string): Promise<string[]> {
   try {
-    rendered = await renderer.render(overlayDir);
+    return await render();
   } catch (error) {
     if (isHoistError(error)) throw error;
     const message = error instanceof Error ? error.message : String(error);
     throw new HoistError('render_failed', `rendering ${overlayDir} failed: ${message}`, { retryable: false, cause: error });
   }
-  const images = findRenderedImages(rendered);
+}
+
+/** The second half of checkRendered, for images that are already known: each entry's image must be among them. */
+export function checkImages(overlayDir: string, images: readonly string[], entries: readonly ImageEntry[]): void {
   const missing = entries.filter((entry) => !isRendered(entry, images));
   if (missing.length === 0) return;
   const expected = missing.map(expectedImageRef);

@@ -24,6 +24,8 @@ export const REDACT_PATHS = [
   '*.secret',
   '*.signingSecret',
   '*.webhookSecret',
+  '*.signingToken',
+  '*.webhookToken',
 ];
 
 function prettyAvailable(): boolean {

@@ -38,3 +38,17 @@ export type PipelineRequest = z.output<typeof pipelineRequestSchema>;
 
 export const gateJobSchema = z.object({ promotionId: z.string().min(1) });
 export type GateJob = z.output<typeof gateJobSchema>;
+
+/** Work after a commit: follow its deploy in Argo CD, or wait for its merge request to be merged. */
+export const FOLLOWUP_QUEUE = 'hoist-followups';
+export const DEPLOY_JOB = 'follow-deploy';
+export const MERGE_JOB = 'follow-merge';
+
+export const followupJobSchema = z.object({
+  promotionId: z.string().min(1),
+  /** How many checks came before this one (drives the backoff). */
+  round: z.number().int().min(0).default(0),
+  /** When following started (ISO), for the give-up deadline. */
+  since: z.string(),
+});
+export type FollowupJob = z.output<typeof followupJobSchema>;

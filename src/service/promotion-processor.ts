@@ -29,6 +29,8 @@ export interface ProcessorDeps {
   logger: Logger;
   /** Called once per promotion that landed, e.g. to start gated promotions further up the chain. */
   onCommitted?: (promotion: Promotion) => Promise<void>;
+  /** Called when a promotion's merge request is open (write: merge-request), to follow it until merged. */
+  onAwaitingMerge?: (promotion: Promotion) => Promise<void>;
   /** Called once per promotion that reached an end state in a batch (metrics). */
   onSettled?: (promotion: Promotion) => void;
 }
@@ -65,6 +67,13 @@ export function createPromotionProcessor(deps: ProcessorDeps) {
     if (open.length === 0) return;
     const outcomes = await writer.apply(open.flatMap(toEdits));
     for (const outcome of outcomes) {
+      if (outcome.state === 'awaiting-merge') {
+        const waiting = await store.update(outcome.promotionId, { state: 'awaiting-merge', mergeRequest: outcome.mergeRequest, error: undefined });
+        if (waiting && deps.onAwaitingMerge) {
+          await deps.onAwaitingMerge(waiting).catch((error: unknown) => logger.warn({ err: toHoistError(error).message, promotionId: waiting.id }, 'could not start following the merge request'));
+        }
+        continue;
+      }
       const settled =
         outcome.state === 'committed'
           ? await store.update(outcome.promotionId, { state: 'committed', commit: outcome.commit, error: undefined })
@@ -81,7 +90,8 @@ export function createPromotionProcessor(deps: ProcessorDeps) {
 
   const isSettled = async (id: string) => {
     const p = await store.get(id);
-    return p === undefined || TERMINAL_STATES.has(p.state);
+    // An open merge request is as far as the writer takes it; GitLab reports the merge later.
+    return p === undefined || TERMINAL_STATES.has(p.state) || p.state === 'awaiting-merge';
   };
 
   return async function processPromotion(job: JobContext): Promise<PromotionResult> {

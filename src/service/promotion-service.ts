@@ -33,6 +33,12 @@ export interface PromotionView {
   source?: { kind: string; url?: string; pipelineId?: number; project?: string };
   gates?: GateView[];
   approvals?: { required: number; given: Array<{ by: string; at: string }>; missing: number };
+  /** write: merge-request — the merge request to merge. */
+  mergeRequest?: { iid: number; url: string; branch: string };
+  /** What the deploy side reported after the commit. */
+  health?: 'healthy' | 'degraded';
+  /** The automatic rollback this promotion's degradation started. */
+  rolledBackBy?: string;
   createdAt: string;
   updatedAt: string;
 }

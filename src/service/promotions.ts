@@ -26,6 +26,8 @@ export interface PromotionServiceDeps {
   gateIntervalMs: number;
   /** Told about every gate found closed (metrics). */
   onGateWait?: (env: string, gate: string) => void;
+  /** Told about every promotion cancelled by someone (closes its merge request, if it has one). */
+  onCancelled?: (p: Promotion) => Promise<void>;
 }
 
 /** How many of Hoist's commits the chain check, rollbacks and history look back through. */
@@ -61,6 +63,9 @@ export function toView(p: Promotion, env: Environment | undefined): PromotionVie
     ...(p.source.kind === 'manual' || p.source.kind === 'rollback' ? { requestedBy: p.source.by } : {}),
     ...(p.gates ? { gates: p.gates as PromotionView['gates'] } : {}),
     ...(required > 0 && p.source.kind === 'manual' ? { approvals: { required, given, missing: Math.max(0, required - given.length) } } : {}),
+    ...(p.mergeRequest ? { mergeRequest: p.mergeRequest } : {}),
+    ...(p.health ? { health: p.health } : {}),
+    ...(p.rolledBackBy ? { rolledBackBy: p.rolledBackBy } : {}),
     image: p.image,
     attempts: p.attempts,
     source: p.source.kind === 'pipeline' ? { kind: 'pipeline', url: p.source.url, pipelineId: p.source.pipelineId, project: p.source.project } : { kind: p.source.kind, ...(p.source.url ? { url: p.source.url } : {}) },
@@ -84,6 +89,8 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
   checkGates(id: string): Promise<void>;
   afterCommit(p: Promotion): Promise<void>;
   deploymentReported(env: string, app: string): Promise<void>;
+  /** Rolls a degraded promotion's app back to the environment's previous tag (autoRollback). */
+  rollbackDegraded(p: Promotion, why: string): Promise<Promotion>;
 } {
   const { store, reader, logger, now } = deps;
   const groups = deps.rbac?.groups ?? {};
@@ -169,6 +176,31 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
     return hasGates(env) ? 'waiting' : 'queued';
   };
 
+  /** A rollback is a new commit that puts back a tag from the environment's own history. */
+  const startRollback = async (env: Environment, app: App, wanted: string | undefined, by: { by: string; via: string }, why?: string): Promise<Promotion> => {
+    const current = (await currentTags([env])).get(env.name)?.get(app.name);
+    const ran = (await historyGroups()).filter((g) => g.app === app.name && g.env === env.name);
+    let tag = wanted;
+    const seeded = ran.length > 0 ? (await reader.imagesAt(`${ran[ran.length - 1]!.commit}^`, env.path))?.find((i) => i.name === app.image)?.tag : undefined;
+    if (tag !== undefined && !ran.some((g) => g.tag === tag) && tag !== seeded) {
+      throw new HoistError('bad_request', `${env.name} never ran ${app.name}:${tag} (rollbacks go back to a tag from the environment's own history)`);
+    }
+    tag ??= ran.find((g) => g.tag !== current)?.tag;
+    // Before Hoist's first promotion there, the environment ran what that commit's parent had.
+    if (tag === undefined && seeded !== current) tag = seeded;
+    if (!tag) throw new HoistError('conflict', `${env.name}'s history holds no earlier tag of ${app.name} than ${current ?? 'none'}`);
+    if (tag === current) throw new HoistError('conflict', `${env.name} already runs ${app.name}:${tag}`);
+    const provenance = ran.find((g) => g.tag === tag && /^https?:\/\//.test(g.source))?.source;
+    const promotion: Promotion = {
+      ...newPromotion(randomId(), env, [{ app: app.name, image: app.image, tag }], { kind: 'rollback', by: by.by, via: by.via, url: provenance }, 'queued'),
+      reason: why ? `${why}; rollback from ${current ?? 'none'}` : `rollback from ${current ?? 'none'}`,
+    };
+    await store.ensure(promotion);
+    await enqueuePromote(promotion);
+    logger.info({ promotionId: promotion.id, env: env.name, app: app.name, tag, from: current, by: by.by, via: by.via }, 'rollback requested');
+    return promotion;
+  };
+
   const get = async (id: string): Promise<Promotion> => {
     const p = /^[A-Za-z0-9_-]{1,100}$/.test(id) ? await store.get(id) : undefined;
     if (!p) throw new HoistError('not_found', `no promotion with id "${id.slice(0, 100)}"`);
@@ -240,6 +272,7 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
         return { state: 'cancelled', reason: `cancelled by ${actor.name} via ${actor.via}` };
       });
       logger.info({ promotionId: id, by: actor.name, via: actor.via }, 'promotion cancelled');
+      await deps.onCancelled?.(cancelled);
       return view(cancelled);
     },
 
@@ -247,27 +280,17 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
       const env = envNamed(input.env);
       const app = appNamed(input.app);
       requirePromote(env, actor);
-      const current = (await currentTags([env])).get(env.name)?.get(app.name);
-      const ran = (await historyGroups()).filter((g) => g.app === app.name && g.env === env.name);
-      let tag = input.tag;
-      const seeded = ran.length > 0 ? (await reader.imagesAt(`${ran[ran.length - 1]!.commit}^`, env.path))?.find((i) => i.name === app.image)?.tag : undefined;
-      if (tag !== undefined && !ran.some((g) => g.tag === tag) && tag !== seeded) {
-        throw new HoistError('bad_request', `${env.name} never ran ${app.name}:${tag} (rollbacks go back to a tag from the environment's own history)`);
-      }
-      tag ??= ran.find((g) => g.tag !== current)?.tag;
-      // Before Hoist's first promotion there, the environment ran what that commit's parent had.
-      if (tag === undefined && seeded !== current) tag = seeded;
-      if (!tag) throw new HoistError('conflict', `${env.name}'s history holds no earlier tag of ${app.name} than ${current ?? 'none'}`);
-      if (tag === current) throw new HoistError('conflict', `${env.name} already runs ${app.name}:${tag}`);
-      const provenance = ran.find((g) => g.tag === tag && /^https?:\/\//.test(g.source))?.source;
-      const promotion: Promotion = {
-        ...newPromotion(randomId(), env, [{ app: app.name, image: app.image, tag }], { kind: 'rollback', by: actor.name, via: actor.via, url: provenance }, 'queued'),
-        reason: `rollback from ${current ?? 'none'}`,
-      };
-      await store.ensure(promotion);
-      await enqueuePromote(promotion);
-      logger.info({ promotionId: promotion.id, env: env.name, app: app.name, tag, from: current, by: actor.name }, 'rollback requested');
+      const promotion = await startRollback(env, app, input.tag, { by: actor.name, via: actor.via });
       return view(promotion);
+    },
+
+    async rollbackDegraded(p, why) {
+      const env = envNamed(p.env);
+      const app = appNamed(p.app);
+      // Only the version the environment still runs is rolled back; a newer one has already replaced it.
+      const current = (await currentTags([env])).get(env.name)?.get(app.name);
+      if (current !== p.tag) throw new HoistError('conflict', `${env.name} no longer runs ${app.name}:${p.tag} (it runs ${current ?? 'none'} now)`);
+      return startRollback(env, app, undefined, { by: 'hoist', via: 'autoRollback' }, `automatic rollback: ${why}`);
     },
 
     async get(id) {

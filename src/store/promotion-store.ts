@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { PENDING_STATES, type Promotion } from '../domain/types.js';
 import { HoistError } from '../errors.js';
@@ -15,7 +16,7 @@ export interface PromotionStore {
   /** Promotions waiting for gates or approvals, per environment (to supersede or re-check them). */
   pending(env: string): Promise<Promotion[]>;
   /** Applies a patch; a promotion that already ended is never moved back (a late retry cannot undo a commit). */
-  update(id: string, patch: Partial<Pick<Promotion, 'state' | 'commit' | 'reason' | 'error' | 'attempts' | 'gates'>>): Promise<Promotion | undefined>;
+  update(id: string, patch: Partial<Pick<Promotion, 'state' | 'commit' | 'reason' | 'error' | 'attempts' | 'gates' | 'mergeRequest' | 'health' | 'rolledBackBy'>>): Promise<Promotion | undefined>;
 }
 
 const RETENTION_SECONDS = 30 * 24 * 3600;
@@ -26,13 +27,25 @@ local current = redis.call('GET', KEYS[1])
 if not current then return nil end
 local record = cjson.decode(current)
 local patch = cjson.decode(ARGV[1])
-local terminal = { committed = true, skipped = true, failed = true }
-if terminal[record.state] and patch.state ~= nil and patch.state ~= record.state then return current end
+local terminal = { committed = true, degraded = true, skipped = true, failed = true }
+-- The one move out of an end state: a committed version that the deploy side then reports Degraded.
+local degrading = record.state == 'committed' and patch.state == 'degraded'
+if terminal[record.state] and patch.state ~= nil and patch.state ~= record.state and not degrading then return current end
 for k, v in pairs(patch) do record[k] = v end
 local encoded = cjson.encode(record)
 redis.call('SET', KEYS[1], encoded, 'KEEPTTL')
 return encoded
 `;
+
+// Store-if-absent and the pending index in one round trip: nil when stored, else the record already there.
+const ENSURE_SCRIPT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then
+  if ARGV[3] == '1' then redis.call('SADD', KEYS[2], ARGV[4]) else redis.call('SREM', KEYS[2], ARGV[4]) end
+  return false
+end
+return redis.call('GET', KEYS[1])
+`;
+const ENSURE_SHA = createHash('sha1').update(ENSURE_SCRIPT).digest('hex');
 
 /** Redis errors reach callers as `unavailable`, so the API answers 503 rather than 500 while Redis is down. */
 function unavailable(cause: unknown): never {
@@ -51,13 +64,14 @@ export function createPromotionStore(redis: Redis, prefix: string): PromotionSto
     raw === null ? undefined : (JSON.parse(raw, (_key, value: unknown) => (value === null ? undefined : value)) as Promotion);
   return {
     async ensure(promotion) {
-      const stored = await redis.set(key(promotion.id), JSON.stringify(promotion), 'EX', RETENTION_SECONDS, 'NX').catch(unavailable);
-      if (stored === 'OK') {
-        await syncPending(promotion);
-        return { created: true, promotion };
-      }
-      const existing = decode(await redis.get(key(promotion.id)).catch(unavailable));
-      return existing ? { created: false, promotion: existing } : this.ensure(promotion);
+      const args = [key(promotion.id), pendingKey(promotion.env), JSON.stringify(promotion), RETENTION_SECONDS, PENDING_STATES.has(promotion.state) ? '1' : '0', promotion.id] as const;
+      // EVALSHA sends 40 bytes instead of the script; Redis forgets scripts on restart, hence the fallback.
+      const raw = (await redis
+        .evalsha(ENSURE_SHA, 2, ...args)
+        .catch((error: Error) => (/NOSCRIPT/.test(error.message) ? redis.eval(ENSURE_SCRIPT, 2, ...args) : Promise.reject(error)))
+        .catch(unavailable)) as string | null;
+      const existing = decode(raw);
+      return existing ? { created: false, promotion: existing } : { created: true, promotion };
     },
     async get(id) {
       return decode(await redis.get(key(id)).catch(unavailable));

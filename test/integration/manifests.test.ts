@@ -688,3 +688,88 @@ describe('Dockerfile', () => {
     expect(readFileSync(join(ROOT, 'src/cli/hoist.ts'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 });
+
+describe('Argo CD ApplicationSet and notifications for Hoist', () => {
+  type Trigger = { when: string; oncePer?: string; send: string[] };
+  const SUBSCRIBE = /^notifications\.argoproj\.io\/subscribe\.([^.]+)\.([^.]+)$/;
+
+  async function generated(): Promise<{ appSet: ApplicationSet; apps: GeneratedApp[] }> {
+    const appSet = (await renderManifests('gitops-manifests/argocd')).find((m) => m.kind === 'ApplicationSet') as ApplicationSet | undefined;
+    if (!appSet) throw new Error('gitops-manifests/argocd renders no ApplicationSet');
+    const apps = appSet.spec.generators.flatMap((g) => g.list?.elements ?? []).map((element) => {
+      const app = renderDeep(appSet.spec.template, element) as GeneratedApp;
+      const patch = appSet.spec.templatePatch ? (parse(renderGoTemplate(appSet.spec.templatePatch, element)) as { spec?: Record<string, unknown> }) : undefined;
+      return { element, metadata: app.metadata, spec: { ...app.spec, ...patch?.spec } } as GeneratedApp;
+    });
+    return { appSet, apps };
+  }
+
+  const notificationsCm = readYaml<Manifest & { data: Record<string, string> }>('gitops-manifests/argocd/notifications-cm.yaml');
+
+  it('generates from list elements only, each naming an env and whether it syncs by itself', async () => {
+    const { appSet, apps } = await generated();
+    expect(appSet.spec.goTemplate).toBe(true);
+    expect(appSet.spec.generators.length).toBeGreaterThan(0);
+    for (const generator of appSet.spec.generators) expect(Object.keys(generator)).toEqual(['list']);
+    for (const { element } of apps) {
+      expect(typeof element.env).toBe('string');
+      expect(typeof element.autoSync).toBe('boolean');
+    }
+  });
+
+  it('renders the overlay of every element and syncs exactly the autoSync ones automatically, with prune and selfHeal', async () => {
+    const { apps } = await generated();
+    for (const app of apps) {
+      const path = app.spec.source.path;
+      expect(path).toBe(`overlays/${String(app.element.env)}`);
+      expect((await renderManifests(path)).length, `${path} renders nothing`).toBeGreaterThan(0);
+      expect(app.spec.syncPolicy?.automated, `syncPolicy of ${app.metadata.name}`).toEqual(app.element.autoSync ? { prune: true, selfHeal: true } : undefined);
+    }
+  });
+
+  it('subscribes every Application to the hoist webhook for on-deployed, on-health-degraded and on-sync-failed', async () => {
+    const { apps } = await generated();
+    for (const app of apps) {
+      const subscriptions = Object.keys(app.metadata.annotations ?? {}).flatMap((key) => {
+        const match = SUBSCRIBE.exec(key);
+        return match ? [{ trigger: match[1] ?? '', service: match[2] ?? '' }] : [];
+      });
+      expect(subscriptions.map((s) => s.trigger).sort()).toEqual(['on-deployed', 'on-health-degraded', 'on-sync-failed']);
+      for (const { trigger, service } of subscriptions) {
+        expect(service).toBe('hoist');
+        expect(notificationsCm.data[`trigger.${trigger}`], `notifications-cm.yaml defines no trigger.${trigger}`).toBeDefined();
+      }
+    }
+  });
+
+  it('defines the hoist webhook service, and the templates its triggers send, as a ConfigMap to merge', () => {
+    expect(notificationsCm.kind).toBe('ConfigMap');
+    expect(notificationsCm.metadata).toEqual({ name: 'argocd-notifications-cm', namespace: 'argocd' });
+    const service = parse(notificationsCm.data['service.webhook.hoist'] ?? '') as { url?: string; headers?: { name: string; value: string }[] };
+    expect(service.url).toMatch(/^https:\/\/.+\/webhooks\/argocd$/);
+    expect(service.headers).toContainEqual({ name: 'Authorization', value: 'Bearer $hoist-webhook-token' });
+
+    const triggers = Object.keys(notificationsCm.data).filter((key) => key.startsWith('trigger.'));
+    expect(triggers.length).toBeGreaterThan(0);
+    for (const key of triggers) {
+      for (const condition of parse(notificationsCm.data[key] ?? '') as Trigger[]) {
+        expect(condition.when, key).toBeTruthy();
+        for (const name of condition.send) {
+          const template = parse(notificationsCm.data[`template.${name}`] ?? 'null') as { webhook?: { hoist?: { method?: string; body?: string } } } | null;
+          expect(template?.webhook?.hoist?.method, `${key} sends template.${name}, which must POST to the hoist service`).toBe('POST');
+          expect(template?.webhook?.hoist?.body).toBeTruthy();
+        }
+      }
+    }
+
+    const secret = readYaml<Manifest & { stringData?: Record<string, string> }>('gitops-manifests/argocd/notifications-secret.yaml');
+    expect(secret.kind).toBe('Secret');
+    expect(secret.metadata).toEqual({ name: 'argocd-notifications-secret', namespace: 'argocd' });
+    expect(Object.keys(secret.stringData ?? {})).toEqual(['hoist-webhook-token']);
+
+    // Snippets to merge, never applied whole: they would replace the ConfigMap and Secret Argo CD already has.
+    const kustomization = readYaml<{ resources?: string[] }>('gitops-manifests/argocd/kustomization.yaml');
+    expect(kustomization.resources).not.toContain('notifications-cm.yaml');
+    expect(kustomization.resources).not.toContain('notifications-secret.yaml');
+  });
+});

@@ -77,5 +77,6 @@ describe('concurrency across worker processes', () => {
       await fleet.stop();
       await gitops.cleanup();
     }
-  });
+    // Three worker processes and a web process share two cores with the rest of the suite: give them room.
+  }, 120_000);
 });

@@ -81,6 +81,21 @@ describe('config', () => {
     expect(config.gitops.author.email).toBe('a${b}@example.invalid');
   });
 
+  it('checks the Argo CD and GitLab settings together', () => {
+    const withGitlab = VALID.replace('gitlab: { webhookSecret: ${GITLAB_WEBHOOK_SECRET} }', 'gitlab: { webhookSecret: x, url: "https://gitlab.example.com", token: glpat }');
+    const config = parseConfig(withGitlab.replace('promotion: manual }', 'promotion: manual, write: merge-request }').replace('branch: main,', 'branch: main, project: group/gitops,'), 'hoist.yaml', ENV);
+    expect(config.environments.map((e) => [e.write, e.autoRollback])).toEqual([['push', false], ['push', false], ['merge-request', false]]);
+    expect(problemsOf(VALID.replace('promotion: manual }', 'promotion: manual, write: api }'))).toMatch(/environments\[2\]\.write: write: api needs gitlab\.url and gitlab\.token[\s\S]*needs gitops\.project/);
+    expect(problemsOf(VALID.replace('gitlab: { webhookSecret: ${GITLAB_WEBHOOK_SECRET} }', 'gitlab: { url: "https://gitlab.example.com" }'))).toMatch(
+      /gitlab\.webhookSecret: set webhookSecret \(X-Gitlab-Token\) or signingToken[\s\S]*gitlab\.token: gitlab\.url and gitlab\.token go together/,
+    );
+    expect(problemsOf(VALID.replace('webhookSecret: ${GITLAB_WEBHOOK_SECRET}', 'signingToken: "not-a-whsec"'))).toMatch(/gitlab\.signingToken: must be the "whsec_…" signing token/);
+    const argo = `${VALID}argocd: { url: "https://argocd.example.com", token: t, applications: "{{project}}-{{env}}" }\n`;
+    expect(problemsOf(argo)).toMatch(/argocd\.applications: .*project/);
+    const good = parseConfig(argo.replace('{{project}}-{{env}}', 'hoist-{{env}}'), 'hoist.yaml', ENV);
+    expect(good.argocd).toMatchObject({ applications: 'hoist-{{env}}', watchTimeout: 900_000 });
+  });
+
   it('ships a demo config that validates on its own', () => {
     const config = parseConfig(demoConfigText('/tmp/hoist-data'), 'demo', {});
     expect(config.gitops.url).toBe('file:///tmp/hoist-data/demo/gitops.git');

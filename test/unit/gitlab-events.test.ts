@@ -91,9 +91,9 @@ describe('which pipelines promote', () => {
     { name: 'ui', project: 'group/mono', image: 'r/ui', tag: '$CI_COMMIT_SHORT_SHA', branches: ['main'], mergeRequestPipelines: false },
   ];
   const envs: Environment[] = [
-    { name: 'qa', path: 'o/qa', promotion: 'auto', pending: 'supersede' },
-    { name: 'live', path: 'o/live', promotion: 'manual', from: 'qa', pending: 'supersede' },
-    { name: 'canary', path: 'o/canary', promotion: 'auto', from: 'qa', pending: 'supersede' },
+    { name: 'qa', path: 'o/qa', promotion: 'auto', pending: 'supersede', write: 'push', autoRollback: false },
+    { name: 'live', path: 'o/live', promotion: 'manual', from: 'qa', pending: 'supersede', write: 'push', autoRollback: false },
+    { name: 'canary', path: 'o/canary', promotion: 'auto', from: 'qa', pending: 'supersede', write: 'push', autoRollback: false },
   ];
   const facts = (over: Partial<BuildFacts>): BuildFacts => ({ project: 'group/web', ref: 'main', isTag: false, isMergeRequest: false, status: 'success', defaultBranch: 'main', ...over });
 

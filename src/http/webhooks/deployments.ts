@@ -15,6 +15,8 @@ export interface DeploymentsWebhookDeps {
   record(report: DeploymentReport): Promise<void>;
   /** Wakes the gates that wait on this environment. */
   reported(env: string, app: string): Promise<void>;
+  /** A degraded report marks the promotion that landed the tag degraded (and may roll it back). */
+  degraded?: (env: string, app: string, tag: string) => Promise<void>;
   now: () => Date;
 }
 
@@ -49,6 +51,7 @@ export function deploymentsWebhook(deps: DeploymentsWebhookDeps) {
       if (!deps.environments.some((e) => e.name === report.environment)) throw new HoistError('bad_request', `unknown environment "${report.environment}"`);
       if (!deps.apps.some((a) => a.name === report.app)) throw new HoistError('bad_request', `unknown app "${report.app}"`);
       await deps.record({ ...report, at: deps.now().toISOString() });
+      if (report.status === 'degraded') await deps.degraded?.(report.environment, report.app, report.tag);
       await deps.reported(report.environment, report.app);
       return c.json({ recorded: report }, 202);
     },

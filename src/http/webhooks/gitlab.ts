@@ -5,14 +5,22 @@ import { HoistError, isHoistError } from '../../errors.js';
 import type { WebhookOutcome } from '../../observability/metrics.js';
 import { pipelineEventSchema, toPipelineBuild } from '../../gitlab/events.js';
 import type { PipelineIntake } from '../../service/pipeline-intake.js';
+import { mergeRequestEventSchema, toMergeRequestChange } from '../../gitlab/merge-request-event.js';
+import { verifyStandardWebhook } from '../../gitlab/signing.js';
 import { secretsEqual } from '../auth.js';
 import type { HttpEnv } from '../types.js';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
 export interface GitlabWebhookDeps {
-  webhookSecret: string;
+  /** X-Gitlab-Token's expected value, when set. */
+  webhookSecret?: string | undefined;
+  /** A signed webhook's `whsec_…` token, when set: the Standard Webhooks headers are verified. */
+  signingToken?: string | undefined;
   intake: PipelineIntake;
+  /** Merge Request Hooks of the GitOps project complete `write: merge-request` promotions. */
+  mergeRequests?: { event(change: ReturnType<typeof toMergeRequestChange>): Promise<{ promotionId?: string; state?: string; ignored?: string }> } | undefined;
+  now?: () => Date;
   logger: Logger;
   /** Counts each delivery's outcome (metrics). */
   onOutcome?: (outcome: WebhookOutcome) => void;
@@ -60,22 +68,45 @@ export function gitlabWebhook(deps: GitlabWebhookDeps) {
       return streamedLimit(c, next);
     },
     async (c) => {
-      if (!secretsEqual(c.req.header('x-gitlab-token'), deps.webhookSecret)) {
-        throw new HoistError('unauthorized', 'missing or wrong X-Gitlab-Token');
+      const signature = c.req.header('webhook-signature');
+      // Signed webhooks sign the exact bytes, so the body is read before it is trusted (the size is already checked).
+      const text = deps.signingToken !== undefined && signature !== undefined ? await c.req.text() : undefined;
+      if (text !== undefined) {
+        const verdict = verifyStandardWebhook({
+          secret: deps.signingToken as string,
+          id: c.req.header('webhook-id'),
+          timestamp: c.req.header('webhook-timestamp'),
+          signature,
+          body: text,
+          now: (deps.now ?? (() => new Date()))(),
+        });
+        if (!verdict.ok) throw new HoistError('unauthorized', `signed webhook rejected: ${verdict.reason}`);
+      } else if (deps.webhookSecret === undefined || !secretsEqual(c.req.header('x-gitlab-token'), deps.webhookSecret)) {
+        throw new HoistError(
+          'unauthorized',
+          deps.webhookSecret === undefined ? 'missing webhook-signature: this hook must be a signed webhook (gitlab.signingToken)' : 'missing or wrong X-Gitlab-Token',
+        );
       }
       const contentType = c.req.header('content-type') ?? '';
       if (!/^application\/json\s*(;|$)/i.test(contentType)) {
         return c.json({ error: `content type must be application/json, got "${contentType || 'none'}"`, code: 'bad_request' }, 415);
       }
-      const text = await c.req.text();
-      if (text.trim() === '') throw new HoistError('bad_request', 'empty body: expected a GitLab webhook JSON payload');
+      const raw = text ?? (await c.req.text());
+      if (raw.trim() === '') throw new HoistError('bad_request', 'empty body: expected a GitLab webhook JSON payload');
       let body: unknown;
       try {
-        body = JSON.parse(text);
+        body = JSON.parse(raw);
       } catch (error) {
         throw new HoistError('bad_request', `body is not valid JSON: ${(error as Error).message}`);
       }
       const event = c.req.header('x-gitlab-event');
+      if (event === 'Merge Request Hook' && deps.mergeRequests) {
+        const parsedMr = mergeRequestEventSchema.safeParse(body);
+        if (!parsedMr.success) throw new HoistError('bad_request', `not a usable Merge Request Hook payload: ${issuesText(parsedMr.error)}`);
+        const result = await deps.mergeRequests.event(toMergeRequestChange(parsedMr.data));
+        deps.logger.info({ requestId: c.get('requestId'), ...result }, 'merge request event');
+        return c.json(result, result.ignored ? 200 : 202);
+      }
       if (event !== 'Pipeline Hook') {
         return c.json({ ignored: `event "${event ?? '(no X-Gitlab-Event header)'}" is not a Pipeline Hook` }, 200);
       }
