@@ -227,23 +227,20 @@ export function createHoist(options: HoistOptions): Hoist {
       { connection: createRedisConnection(options.redisUrl, 'worker'), prefix, concurrency: 8, lockDurationMs: lockTimeout },
     );
     followupWorker.on('error', (error) => logger.warn({ err: error.message }, 'follow-up worker error'));
-    /** Waits for running jobs up to the deadline, then lets go of them without waiting. */
-    const closeWorker = async (w: { close(force?: boolean): Promise<void> }, timeoutMs: number) => {
-      let timer: NodeJS.Timeout | undefined;
-      const finished = await Promise.race([
-        w.close().then(() => true),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-      ]);
-      clearTimeout(timer);
-      if (!finished) {
-        logger.warn({ timeoutMs }, 'running jobs did not finish in time; handing them back to the queue');
-        await w.close(true);
-      }
+    /**
+     * Waits for running jobs up to the deadline, then lets go of them (their locks lapse and another worker
+     * resumes them). BullMQ's close can stay pending for good when Redis went away and came back while the
+     * worker was blocked on it (taskforcesh/bullmq#4656, #4585), and a second close() returns that same
+     * promise, so the forced step drops the connections instead, and is bounded too.
+     */
+    const closeWorker = async (w: { close(): Promise<void>; disconnect(): Promise<void> }, timeoutMs: number) => {
+      if (await within(w.close(), timeoutMs)) return;
+      logger.warn({ timeoutMs }, 'running jobs did not finish in time; handing them back to the queue');
+      await within(w.disconnect(), 2_000);
     };
     closers.push(
-      (timeoutMs) => closeWorker(gateWorker, timeoutMs),
-      (timeoutMs) => closeWorker(followupWorker, timeoutMs),
-      (timeoutMs) => closeWorker(worker, timeoutMs),
+      // The three workers are independent: stop them side by side so the deadline is not paid three times.
+      (timeoutMs) => Promise.all([closeWorker(gateWorker, timeoutMs), closeWorker(followupWorker, timeoutMs), closeWorker(worker, timeoutMs)]),
       () => batcher.close(),
       () => subscriber.quit().catch(() => subscriber.disconnect()),
       () => workerRedis.quit().catch(() => workerRedis.disconnect()),
@@ -305,12 +302,25 @@ export function createHoist(options: HoistOptions): Hoist {
     async close(closeOptions = {}) {
       accepting = false;
       const timeoutMs = closeOptions.timeoutMs ?? 25_000;
-      for (const close of closers) await close(timeoutMs).catch(() => undefined);
-      await queue.close().catch(() => undefined);
-      await gateQueue.close().catch(() => undefined);
-      await followups.close().catch(() => undefined);
-      await statuses?.flush();
-      await producer.quit().catch(() => producer.disconnect());
+      // Every step is bounded: with Redis gone, a close that waits on it must not keep the process up.
+      for (const close of closers) await within(close(timeoutMs), timeoutMs + 5_000);
+      await within(Promise.all([queue.close(), gateQueue.close(), followups.close()]), 5_000);
+      await within(statuses?.flush() ?? Promise.resolve(), 5_000);
+      if (!(await within(producer.quit().catch(() => producer.disconnect()), 2_000))) producer.disconnect();
     },
   };
+}
+
+/** True when the promise settled within the time, false when the time ran out first (it is left to run). */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settledInTime = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return settledInTime;
 }
