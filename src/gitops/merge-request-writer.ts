@@ -6,6 +6,7 @@ import type { GitlabApi } from '../gitlab/api.js';
 import { KUSTOMIZATION_FILES, checkRendered, readImages, setImage, type Renderer } from '../kustomize/index.js';
 import { buildCommitMessage } from './commit-message.js';
 import { renderedDiff } from './rendered-diff.js';
+import { renderBudgetMs } from './render-cache.js';
 import type { Workspace } from './workspace.js';
 
 export interface MergeRequestWriterOptions {
@@ -93,9 +94,11 @@ export function createMergeRequestWriter(options: MergeRequestWriterOptions): Re
     let before: string;
     let after: string;
     try {
-      before = await renderer.render(dir).catch(() => '');
+      // Large overlays take kustomize minutes (images × resources); the default 30 s would fail them for good.
+      const timeoutMs = await renderBudgetMs(workspace, found.path, text);
+      before = await renderer.render(dir, { timeoutMs }).catch(() => '');
       await workspace.writeFile(found.path, text);
-      after = await renderer.render(dir);
+      after = await renderer.render(dir, { timeoutMs });
       const entries = readImages(text).filter((entry) => edits.some((e) => e.image === entry.name));
       await checkRendered({ render: () => Promise.resolve(after) }, dir, entries);
     } catch (error) {

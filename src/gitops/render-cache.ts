@@ -157,6 +157,12 @@ function retaggable(output: string, images: readonly string[]): boolean {
 const BASE_BUDGET_MS = 30_000;
 const BUDGET_PER_PAIR_MS = 0.25;
 
+/** How long a render of this overlay may legitimately take, for renders that do not go through the cache. */
+export async function renderBudgetMs(workspace: Workspace, kustomizationPath: string, text: string): Promise<number> {
+  const shape = await shapeOf(workspace, kustomizationPath, text);
+  return BASE_BUDGET_MS + Math.round(shape.size * BUDGET_PER_PAIR_MS);
+}
+
 /**
  * Keeps the last render of each overlay so the hot path does not spawn kustomize for every promotion.
  * Its key is the overlay's kustomization with tag and digest values blanked plus the git object ids (at

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import type { EditOutcome, ImageEdit, RepoWriter } from '../domain/ports.js';
 import { HoistError, isHoistError, toHoistError } from '../errors.js';
-import { KUSTOMIZATION_FILES, findRenderedImages, setImage, type ImageEntry, type Renderer } from '../kustomize/index.js';
+import { KUSTOMIZATION_FILES, createImageEditor, findRenderedImages, type ImageEditor, type ImageEntry, type Renderer } from '../kustomize/index.js';
 import { checkImages, renderedImages } from '../kustomize/render.js';
 import { newerRunningPipeline } from '../domain/ordering.js';
 import { buildCommitMessage, parseTrailerGroups, type TrailerGroup } from './commit-message.js';
@@ -20,6 +20,8 @@ export interface PushWriterOptions {
   onPushRetry?: () => void;
   /** Skips render checks that an identical overlay (tags aside) already passed. */
   renderCache?: RenderCache;
+  /** Defaults to one that remembers the files it wrote, so the next promotion does not parse them again. */
+  editor?: ImageEditor;
 }
 
 /** How one image edit of a batch ended (a release train aggregates its items). */
@@ -90,6 +92,7 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
   const { workspace, renderer, logger } = options;
   const maxPushAttempts = options.maxPushAttempts ?? 8;
   const sleep = options.sleep ?? defaultSleep;
+  const editor = options.editor ?? createImageEditor();
 
   const locateKustomization = async (overlay: string): Promise<{ path: string; text: string } | undefined> => {
     for (const name of KUSTOMIZATION_FILES) {
@@ -138,9 +141,9 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
     checkImages(dir, images, entries);
   };
 
-  /** `setImage` with the entry it leaves recorded on the file. */
+  /** The editor's `setImage` with the entry it leaves recorded on the file. */
   const applyEdit = (file: OverlayFile, edit: ImageEdit): void => {
-    const result = setImage(file.text, { name: edit.image, tag: edit.tag });
+    const result = editor.setImage(file.text, { name: edit.image, tag: edit.tag });
     file.text = result.text;
     file.after.set(edit.image, result.changed ? result.after : result.entry);
     file.edits.push(edit);
@@ -213,12 +216,12 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
         file = { path: found.path, original: found.text, text: found.text, edits: [], after: new Map(), originalTags: new Map() };
         files.set(found.path, file);
       }
-      let result: ReturnType<typeof setImage>;
-      // Each edit parses the whole kustomization: let waiting webhooks in between the edits of a large batch.
+      let result: ReturnType<ImageEditor['setImage']>;
+      // An edit the editor cannot do in place parses the whole kustomization: let waiting webhooks in between.
       if (file.edits.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       try {
-        // The editor parses the file anyway: its answer also says which tag the original had.
-        result = setImage(file.text, { name: edit.image, tag: edit.tag });
+        // The editor's answer also says which tag the original had.
+        result = editor.setImage(file.text, { name: edit.image, tag: edit.tag });
       } catch (error) {
         if (isHoistError(error) && error.retryable) throw error;
         items.set(edit, { state: 'failed', error: toHoistError(error).message });

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readImages, setImage } from './editor.js';
+import { createImageEditor, readImages, setImage } from './editor.js';
 import type { ImageChange, ImageEntry } from './editor.js';
 
 // Properties every edit must have, checked over every sample in test/fixtures/kustomize (see its README).
@@ -77,6 +77,43 @@ describe.each(FIXTURES)('%s', (file) => {
       const once = setImage(text, { name, tag: entry.newTag });
       const twice = setImage(once.text, { name, tag: entry.newTag });
       expect(twice).toEqual({ changed: false, text: once.text, entry: { ...entry } });
+    }
+  });
+});
+
+// The remembering editor replaces values in texts it wrote without parsing them again: it must write exactly
+// what setImage writes, edit after edit, including refusals and "unchanged" answers.
+describe.each(FIXTURES)('%s through a remembering editor', (file) => {
+  const text = readFileSync(new URL(file, DIR), 'utf8');
+  const names = [...new Set(readImages(text).map((e) => e.name)), 'hoist.example:5000/team/new-image'];
+  const steps: ImageChange[] = names.flatMap((name): ImageChange[] => [
+    { name, tag: '9.9.9-hoist' },
+    { name, tag: '1.10' },
+    { name, tag: '1.10' },
+    { name, digest: DIGEST },
+    { name, tag: 'v2' },
+  ]);
+
+  it('writes byte for byte what setImage writes, and answers the same', () => {
+    const editor = createImageEditor();
+    let plain = text;
+    let remembered = text;
+    for (const change of steps) {
+      const outcome = (edit: () => ReturnType<typeof setImage>) => {
+        try {
+          return edit();
+        } catch (error) {
+          return { refused: (error as Error).message };
+        }
+      };
+      const expected = outcome(() => setImage(plain, change));
+      const actual = outcome(() => editor.setImage(remembered, change));
+      expect(actual, JSON.stringify(change)).toEqual(expected);
+      if ('text' in expected && 'text' in actual) {
+        plain = expected.text;
+        remembered = actual.text;
+      }
+      expect(editor.readImages(remembered)).toEqual(readImages(plain));
     }
   });
 });
