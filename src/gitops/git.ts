@@ -149,7 +149,9 @@ function runGit(cwd: string, env: Record<string, string>, args: readonly string[
         resolve(out);
         return;
       }
-      const err = Buffer.concat(stderr).toString('utf8').trim();
+      // `push --porcelain` says why a ref was refused on stdout (`!<TAB>ref<TAB>[rejected] (stale info)`).
+      const refused = out.toString('utf8').split('\n').filter((line) => line.startsWith('!\t'));
+      const err = [...refused, Buffer.concat(stderr).toString('utf8').trim()].filter(Boolean).join('\n');
       const sub = args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? '';
       const why = idle ? `timed out: no output for ${GIT_IDLE_TIMEOUT_MS / 1000} s` : signal ? `killed by ${signal}` : `exited with code ${String(code)}`;
       reject(new Error(idle ? `git ${sub} ${why}` : err || out.toString('utf8').trim() || `git ${sub} ${why}`));

@@ -5,12 +5,19 @@ import { createGitRunner, toGitError, type GitRunner, type GitSetup } from './gi
 
 export interface Workspace {
   readonly dir: string;
-  /** Brings the clone to exactly the remote branch head, whatever a crash left behind. */
-  sync(): Promise<void>;
+  /**
+   * Brings the clone to exactly the remote branch head, whatever a crash left behind. With `optimistic`, a
+   * clone that is as this process left it, right after its own successful push, is taken as the remote head
+   * without a fetch: `push()` is a compare-and-swap on that head, so if anyone else pushed meanwhile the push
+   * is refused (`rejected_non_fast_forward`) and the next sync fetches. `fetched` says which it was: a
+   * decision that ends in no push (nothing to change) is only sure after a fetch.
+   */
+  sync(options?: { optimistic?: boolean }): Promise<{ fetched: boolean }>;
   readFile(relPath: string): Promise<string | undefined>;
   writeFile(relPath: string, text: string): Promise<void>;
   /** Commits the given files on top of the synced head; returns the new commit. */
   commit(message: string, files: readonly string[]): Promise<string>;
+  /** Pushes HEAD to the branch only if the remote is still at the head this clone was synced to. */
   push(): Promise<void>;
   /** Pushes HEAD to `refs/heads/<branch>` of origin (a merge request's source branch), forced when asked. */
   pushTo(branch: string, options: { force: boolean }): Promise<void>;
@@ -94,11 +101,14 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
   let runner: Promise<GitRunner> | undefined;
   /** A git process of ours failed (or none ran yet in this process): it may have left lock files and a half-done tree. */
   let suspect = true;
+  /** The remote head as of our own last successful push (nothing else known to have moved it since). */
+  let pushedHead: string | undefined;
   const git = async (args: readonly string[]) => {
     try {
       return await (await (runner ??= createGitRunner(dir, options))).run(args);
     } catch (error) {
       suspect = true;
+      pushedHead = undefined;
       throw error;
     }
   };
@@ -173,10 +183,22 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
 
   return {
     dir,
-    async sync() {
+    async sync(syncOptions = {}) {
       if (!existsSync(join(gitDir, 'HEAD'))) await clone();
       // Only a git process that died (killed, crashed) leaves locks; ours report that by failing.
       const recovering = suspect;
+      const skipFetch =
+        syncOptions.optimistic === true && !recovering && trusted && remoteChecked && head !== undefined && pushedHead === head &&
+        written.size === 0 && !existsSync(uncommittedMarker) && (await localHead()) === head;
+      if (skipFetch) {
+        // One fetch fewer per promotion; the push's lease catches anyone who pushed since.
+        readAtHead.clear();
+        remoteHead = head;
+        advanceHistory(head as string);
+        for (const commit of [...trees.keys()]) if (commit !== head) trees.delete(commit);
+        return { fetched: false };
+      }
+      pushedHead = undefined;
       if (recovering) await removeStaleLocks(gitDir);
       suspect = false;
       try {
@@ -219,6 +241,7 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
       else history = undefined;
       // Keep the answers for this head and for our last commit (a merge request's, made on top of it).
       for (const commit of [...trees.keys()]) if (commit !== head && commit !== lastCommit?.commit) trees.delete(commit);
+      return { fetched: true };
     },
     async readFile(relPath) {
       let text: string;
@@ -277,11 +300,15 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
       return commit;
     },
     async push() {
+      // The lease makes the push a compare-and-swap on the head we built on: refused if anyone moved the
+      // branch since (forward, or back by a force push), never overwriting their work.
+      const lease = remoteHead ? [`--force-with-lease=refs/heads/${branch}:${remoteHead}`] : [];
       try {
-        await git(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`]);
+        await git(['push', '--porcelain', ...lease, 'origin', `HEAD:refs/heads/${branch}`]);
       } catch (error) {
         throw toGitError('pushing to the GitOps branch', error, access);
       }
+      pushedHead = head;
     },
     async pushTo(target, { force }) {
       try {

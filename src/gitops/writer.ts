@@ -193,8 +193,12 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
     await workspace.writeFile(file.path, file.text);
   };
 
-  const attempt = async (edits: readonly ImageEdit[]): Promise<{ items: Map<ImageEdit, ItemOutcome>; commit?: string; pushed: boolean }> => {
-    await workspace.sync();
+  const attempt = async (
+    edits: readonly ImageEdit[],
+    optimistic: boolean,
+  ): Promise<{ items: Map<ImageEdit, ItemOutcome>; commit?: string; pushed: boolean; unsure?: boolean }> => {
+    // Right after our own push the clone is the remote head: no fetch, the push's lease checks it.
+    const { fetched } = await workspace.sync({ optimistic });
     const items = new Map<ImageEdit, ItemOutcome>();
     const files = new Map<string, OverlayFile>();
     for (const edit of edits) {
@@ -264,7 +268,8 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
     }
     const changed = [...files.values()].filter((f) => f.edits.length > 0);
     const landing = edits.filter((e) => changed.some((f) => f.edits.includes(e)));
-    if (landing.length === 0) return { items, pushed: true };
+    // Nothing to push means no lease checked what these decisions were based on: only a fetched head counts.
+    if (landing.length === 0) return fetched ? { items, pushed: true } : { items, pushed: false, unsure: true };
     const commit = await workspace.commit(buildCommitMessage(landing), changed.map((f) => f.path));
     try {
       await workspace.push();
@@ -280,8 +285,14 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
     async apply(edits) {
       const { kept, superseded } = supersede(edits);
       const order = [...new Set(edits.map((e) => e.promotionId))];
+      let optimistic = true;
       for (let n = 1; n <= maxPushAttempts; n++) {
-        const { items, commit, pushed } = await attempt(kept);
+        const { items, commit, pushed, unsure } = await attempt(kept, optimistic);
+        optimistic = false;
+        if (unsure) {
+          n--; // the same attempt again on a fetched head; not a push retry
+          continue;
+        }
         if (!pushed) {
           options.onPushRetry?.();
           const delay = Math.min(2_000, 25 * 2 ** (n - 1)) * (0.5 + Math.random());
