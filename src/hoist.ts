@@ -169,7 +169,8 @@ export function createHoist(options: HoistOptions): Hoist {
     const workerRedis = createRedisConnection(options.redisUrl, 'worker');
     const subscriber = createRedisConnection(options.redisUrl, 'worker');
     const workerStore = observeStore(createPromotionStore(workerRedis, prefix), reportStatus);
-    const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix, lockTtlMs: lockTimeout });
+    // 100 ms: a burst of pipelines (one every 10 ms) lands in about ten commits instead of one per push cycle.
+    const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix, lockTtlMs: lockTimeout, lingerMs: 100 });
     const workspace = createWorkspace({ ...gitSetup, dir: join(options.dataDir, 'workspaces', repoKey), branch: config.gitops.branch });
     const renderer = options.renderer ?? createKustomizeRenderer();
     const pushWriter = createPushWriter({

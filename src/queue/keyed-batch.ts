@@ -27,6 +27,11 @@ export interface KeyedBatcherOptions {
   /** Fallback poll when no wake-up arrives (lost message, holder crashed). */
   pollMs?: number;
   maxBatch?: number;
+  /**
+   * When others are already waiting as the lock is taken (a burst is under way), wait this long for the rest
+   * of it before running the batch, so a burst lands in fewer, larger commits. A lone member never waits.
+   */
+  lingerMs?: number;
 }
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -37,6 +42,7 @@ export function createKeyedBatcher(options: KeyedBatcherOptions): KeyedBatcher {
   const lockTtlMs = options.lockTtlMs ?? 30_000;
   const pollMs = options.pollMs ?? 250;
   const maxBatch = options.maxBatch ?? 200;
+  const lingerMs = options.lingerMs ?? 0;
   const channel = `${prefix}:batch:wake`;
   const waiters = new Map<string, Set<() => void>>();
   let subscribed: Promise<unknown> | undefined;
@@ -94,7 +100,11 @@ export function createKeyedBatcher(options: KeyedBatcherOptions): KeyedBatcher {
           redis.eval(RENEW, 1, lockKey, token, String(lockTtlMs)).catch(() => undefined);
         }, Math.max(1_000, Math.floor(lockTtlMs / 3)));
         try {
-          const pending = await redis.zrange(pendingKey, '0', String(maxBatch - 1));
+          let pending = await redis.zrange(pendingKey, '0', String(maxBatch - 1));
+          if (lingerMs > 0 && pending.some((m) => m !== member) && pending.length < maxBatch) {
+            await new Promise((resolve) => setTimeout(resolve, lingerMs));
+            pending = await redis.zrange(pendingKey, '0', String(maxBatch - 1));
+          }
           const members = pending.includes(member) ? pending : [member, ...pending.slice(0, maxBatch - 1)];
           await hooks.runBatch(members);
           await redis.zrem(pendingKey, ...members);
