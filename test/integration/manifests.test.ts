@@ -617,7 +617,10 @@ describe('Dockerfile', () => {
     const healthcheck = all('HEALTHCHECK').at(-1) ?? '';
     expect(healthcheck).toMatch(/\bCMD\b/);
     expect(healthcheck).toContain('/healthz');
-    expect(all('CMD').at(-1)).toBe('["node", "dist/main.js"]');
+    // The image starts the service exactly as `npm start` does, heap flags included.
+    const start = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    expect(start).toMatch(/^node (--[\w-]+=\S+ )*dist\/main\.js$/);
+    expect(JSON.parse(all('CMD').at(-1) ?? '[]')).toEqual(start.split(' '));
   });
 
   it('installs production dependencies only and copies what the service and demo need', () => {

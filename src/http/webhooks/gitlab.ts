@@ -117,12 +117,13 @@ export function gitlabWebhook(deps: GitlabWebhookDeps) {
       const deliveryKey =
         c.req.header('idempotency-key') ?? c.req.header('x-gitlab-event-uuid') ?? `pipeline:${build.project}:${build.pipelineId}:${build.status}`;
       const result = await deps.intake.accept(build, deliveryKey, c.get('requestId'));
-      const log = deps.logger.child({ requestId: c.get('requestId'), project: build.project, pipelineId: build.pipelineId });
+      // One log call, no child logger: this line is on the path of every webhook.
+      const fields = { requestId: c.get('requestId'), project: build.project, pipelineId: build.pipelineId };
       if (result.kind === 'ignored') {
-        log.info({ reason: result.reason }, 'pipeline ignored');
+        deps.logger.info({ ...fields, reason: result.reason }, 'pipeline ignored');
         return c.json({ ignored: result.reason }, 200);
       }
-      log.info({ promotions: result.promotions.map((p) => p.id) }, 'promotions queued');
+      deps.logger.info({ ...fields, promotions: result.promotions.map((p) => p.id) }, 'promotions queued');
       return c.json(
         {
           promotions: result.promotions.map(({ id, app, env, tag }) => ({ id, app, env, tag })),
