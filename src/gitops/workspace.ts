@@ -264,7 +264,9 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
     },
     async commit(message, files) {
       const parent = head;
-      const commitArgs = ['-c', 'commit.gpgsign=false', 'commit', '--quiet', '--no-verify', '-m', message];
+      // --untracked-files=no: commit otherwise scans the whole tree for untracked files (9 ms of 18 in a
+      // 1,000-app repository), which a commit of named paths never needs.
+      const commitArgs = ['-c', 'commit.gpgsign=false', 'commit', '--quiet', '--no-verify', '--untracked-files=no', '-m', message];
       try {
         // With paths, commit stages exactly those files itself: one process instead of add + commit.
         await git([...commitArgs, '--', ...files]);
