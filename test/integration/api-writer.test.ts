@@ -6,6 +6,7 @@ import { createGitlabApi } from '../../src/gitlab/api.js';
 import { createApiWriter, type ApiWriterOptions } from '../../src/gitops/api-writer.js';
 import { buildCommitMessage } from '../../src/gitops/commit-message.js';
 import { startGitlabStub, type GitlabStub } from '../helpers/gitlab-stub.js';
+import { imageEdit } from '../helpers/image-edit.js';
 
 const PROJECT = 'group/gitops';
 const TOKEN = 'glpat-api-writer';
@@ -25,18 +26,7 @@ images:
     newTag: '${apiTag}'
 `;
 
-function edit(over: Partial<ImageEdit> & { promotionId: string; tag: string }): ImageEdit {
-  return {
-    app: 'web',
-    env: 'dev',
-    path: 'overlays/dev',
-    image: 'registry.example.com/group/web',
-    source: { kind: 'pipeline', project: 'group/web', pipelineId: 1, url: 'https://gitlab.example.com/group/web/-/pipelines/1', ref: 'main', sha: 'a'.repeat(40) },
-    mayHaveLanded: false,
-    createdAt: new Date().toISOString(),
-    ...over,
-  };
-}
+const edit = imageEdit;
 
 const pipeline = (pipelineId: number): ImageEdit['source'] => ({
   kind: 'pipeline',

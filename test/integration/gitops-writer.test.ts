@@ -8,22 +8,12 @@ import { createRenderCache } from '../../src/gitops/render-cache.js';
 import { createPushWriter } from '../../src/gitops/writer.js';
 import { createKustomizeRenderer } from '../../src/kustomize/index.js';
 import { createTempGitops, git, TEST_GIT_ENV, type TempGitops } from '../helpers/git-repos.js';
+import { imageEdit } from '../helpers/image-edit.js';
 
 const renderer = createKustomizeRenderer();
 const logger = pino({ level: 'silent' });
 
-function edit(over: Partial<ImageEdit> & { promotionId: string; tag: string }): ImageEdit {
-  return {
-    app: 'web',
-    env: 'dev',
-    path: 'overlays/dev',
-    image: 'registry.example.com/group/web',
-    source: { kind: 'pipeline', project: 'group/web', pipelineId: 1, url: 'https://gitlab.example.com/group/web/-/pipelines/1', ref: 'main', sha: 'a'.repeat(40) },
-    mayHaveLanded: false,
-    createdAt: new Date().toISOString(),
-    ...over,
-  };
-}
+const edit = imageEdit;
 
 describe('push writer', () => {
   let gitops: TempGitops;
