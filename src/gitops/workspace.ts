@@ -308,7 +308,8 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
     },
     async push() {
       // The lease makes the push a compare-and-swap on the head we built on: refused if anyone moved the
-      // branch since (forward, or back by a force push), never overwriting their work.
+      // branch since (forward, or back by a force push), never overwriting their work. Our commit descends
+      // from that head, so what reaches the server is a fast-forward: protected branches accept it.
       const lease = remoteHead ? [`--force-with-lease=refs/heads/${branch}:${remoteHead}`] : [];
       try {
         await git(['push', '--porcelain', ...lease, 'origin', `HEAD:refs/heads/${branch}`]);
