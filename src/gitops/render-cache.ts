@@ -157,10 +157,11 @@ function retaggable(output: string, images: readonly string[]): boolean {
 const BASE_BUDGET_MS = 30_000;
 const BUDGET_PER_PAIR_MS = 0.25;
 
+const budgetMs = (shape: Shape) => BASE_BUDGET_MS + Math.round(shape.size * BUDGET_PER_PAIR_MS);
+
 /** How long a render of this overlay may legitimately take, for renders that do not go through the cache. */
 export async function renderBudgetMs(workspace: Workspace, kustomizationPath: string, text: string): Promise<number> {
-  const shape = await shapeOf(workspace, kustomizationPath, text);
-  return BASE_BUDGET_MS + Math.round(shape.size * BUDGET_PER_PAIR_MS);
+  return budgetMs(await shapeOf(workspace, kustomizationPath, text));
 }
 
 /**
@@ -243,7 +244,7 @@ export function createRenderCache(workspace: Workspace): RenderCache {
       last.delete(input.path);
       const shape = await shapeOf(workspace, input.path, input.text);
       const key = await keyOf(input, shapeText, shape.inputs);
-      const output = await render({ timeoutMs: BASE_BUDGET_MS + Math.round(shape.size * BUDGET_PER_PAIR_MS) });
+      const output = await render({ timeoutMs: budgetMs(shape) });
       const images = findRenderedImages(output);
       if (!shape.remote && retaggable(output, images)) {
         last.set(input.path, { renderer: input.renderer, key, shape, images, refs: refsOf(readImages(input.text)), textHash: sha256(input.text) });

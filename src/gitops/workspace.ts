@@ -183,6 +183,18 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
     history.at = fetched;
   };
 
+  /** After a sync: the clone is at `at`, which is the remote head as far as we know; older answers go. */
+  const settleAt = (at: string | undefined) => {
+    written.clear();
+    readAtHead.clear();
+    head = at;
+    remoteHead = at;
+    if (at) advanceHistory(at);
+    else history = undefined;
+    // Keep the answers for this head and for our last commit (a merge request's, made on top of it).
+    for (const commit of [...trees.keys()]) if (commit !== head && commit !== lastCommit?.commit) trees.delete(commit);
+  };
+
   return {
     dir,
     async sync(syncOptions = {}) {
@@ -194,10 +206,7 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
         written.size === 0 && !existsSync(uncommittedMarker) && (await localHead()) === head;
       if (skipFetch) {
         // One fetch fewer per promotion; the push's lease catches anyone who pushed since.
-        readAtHead.clear();
-        remoteHead = head;
-        advanceHistory(head as string);
-        for (const commit of [...trees.keys()]) if (commit !== head) trees.delete(commit);
+        settleAt(head);
         return { fetched: false };
       }
       pushedHead = undefined;
@@ -235,14 +244,12 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
         await clone();
         fetched = (await readRef(gitDir, remoteRef)) ?? '';
       }
-      written.clear();
-      readAtHead.clear();
-      head = fetched || (await localHead());
-      remoteHead = fetched || undefined;
-      if (remoteHead) advanceHistory(remoteHead);
-      else history = undefined;
-      // Keep the answers for this head and for our last commit (a merge request's, made on top of it).
-      for (const commit of [...trees.keys()]) if (commit !== head && commit !== lastCommit?.commit) trees.delete(commit);
+      if (fetched) settleAt(fetched);
+      else {
+        // An empty remote branch: HEAD is whatever the clone holds, and there is no remote head to know.
+        settleAt(undefined);
+        head = await localHead();
+      }
       return { fetched: true };
     },
     async readFile(relPath) {

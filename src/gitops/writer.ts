@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import type { EditOutcome, ImageEdit, RepoWriter } from '../domain/ports.js';
 import { HoistError, isHoistError, toHoistError } from '../errors.js';
-import { KUSTOMIZATION_FILES, createImageEditor, findRenderedImages, type ImageEditor, type ImageEntry, type Renderer } from '../kustomize/index.js';
+import { KUSTOMIZATION_FILES, createImageEditor, findRenderedImages, type EditResult, type ImageEditor, type ImageEntry, type Renderer } from '../kustomize/index.js';
 import { checkImages, renderedImages } from '../kustomize/render.js';
 import { newerRunningPipeline } from '../domain/ordering.js';
 import { buildCommitMessage, parseTrailerGroups, type TrailerGroup } from './commit-message.js';
@@ -141,13 +141,13 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
     checkImages(dir, images, entries);
   };
 
-  /** The editor's `setImage` with the entry it leaves recorded on the file. */
-  const applyEdit = (file: OverlayFile, edit: ImageEdit): void => {
-    const result = editor.setImage(file.text, { name: edit.image, tag: edit.tag });
+  /** Takes an edit's result into the file, with the entry it leaves. */
+  const keep = (file: OverlayFile, edit: ImageEdit, result: EditResult): void => {
     file.text = result.text;
     file.after.set(edit.image, result.changed ? result.after : result.entry);
     file.edits.push(edit);
   };
+  const applyEdit = (file: OverlayFile, edit: ImageEdit): void => keep(file, edit, editor.setImage(file.text, { name: edit.image, tag: edit.tag }));
 
   /** Re-applies `edits` to the file's original text, dropping (as failed) any that no longer apply. */
   const rebuild = (file: OverlayFile, edits: readonly ImageEdit[], items: Map<ImageEdit, ItemOutcome>) => {
@@ -220,7 +220,7 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
         file = { path: found.path, original: found.text, text: found.text, edits: [], after: new Map(), originalTags: new Map() };
         files.set(found.path, file);
       }
-      let result: ReturnType<ImageEditor['setImage']>;
+      let result: EditResult;
       // An edit the editor cannot do in place parses the whole kustomization: let waiting webhooks in between.
       if (file.edits.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       try {
@@ -238,9 +238,7 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
         continue;
       }
       if (result.changed) {
-        file.text = result.text;
-        file.after.set(edit.image, result.after);
-        file.edits.push(edit);
+        keep(file, edit, result);
         items.set(edit, { state: 'landing' });
         continue;
       }

@@ -5,7 +5,7 @@ import type { RepoReader } from '../domain/ports.js';
 import type { App, Environment } from '../domain/types.js';
 import { listEnvironments } from '../service/environments.js';
 import type { Actor, PromotionService } from '../service/promotion-service.js';
-import { bearerToken, secretsEqual } from './auth.js';
+import { bearerToken, secretMatcher } from './auth.js';
 import { jsonBody } from './json-body.js';
 import type { HttpEnv } from './types.js';
 
@@ -38,9 +38,10 @@ function actor(c: Context): Actor {
 }
 
 export function api(deps: ApiDeps) {
+  const tokenMatches = secretMatcher(deps.token);
   return new Hono<HttpEnv>()
     .use(async (c, next) => {
-      if (!secretsEqual(bearerToken(c.req.header('authorization')), deps.token)) {
+      if (!tokenMatches(bearerToken(c.req.header('authorization')))) {
         c.header('WWW-Authenticate', 'Bearer realm="hoist"');
         throw new HoistError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <api.token>)');
       }

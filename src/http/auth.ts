@@ -1,13 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-/** The configured secret's digest, kept for the next request: the expected value is the same on every call. */
-let expectedDigest: { secret: string; digest: Buffer } | undefined;
-
-/** Compares secrets in constant time, whatever their lengths (hashing first equalises them). */
-export function secretsEqual(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  if (expectedDigest?.secret !== expected) expectedDigest = { secret: expected, digest: createHash('sha256').update(expected).digest() };
-  return timingSafeEqual(createHash('sha256').update(given).digest(), expectedDigest.digest);
+/**
+ * A constant-time check against one configured secret, whatever the lengths (hashing first equalises them).
+ * The secret's own digest is computed once, when the route is built, not per request.
+ */
+export function secretMatcher(expected: string): (given: string | undefined) => boolean {
+  const digest = createHash('sha256').update(expected).digest();
+  return (given) => given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), digest);
 }
 
 export function bearerToken(header: string | undefined): string | undefined {

@@ -73,7 +73,6 @@ function editParsed(text: string, parsed: ParsedKustomization, change: ImageChan
 
 export interface ImageEditor {
   setImage(text: string, change: ImageChange): EditResult;
-  readImages(text: string): ImageEntry[];
 }
 
 /**
@@ -180,10 +179,6 @@ export function createImageEditor(options: { remember?: number } = {}): ImageEdi
       const { result, reparsed } = editParsed(text, parsed, change);
       if (reparsed) remember(indexOf(result.text, reparsed));
       return result;
-    },
-    readImages(text) {
-      const index = lookup(text) ?? remember(indexOf(text, parseKustomization(text)));
-      return index.entries.map((indexed) => indexed.entry);
     },
   };
 }

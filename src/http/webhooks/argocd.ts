@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ApplicationState } from '../../argocd/client.js';
 import { toApplicationNotice } from '../../argocd/notifications.js';
 import { HoistError } from '../../errors.js';
-import { bearerToken, secretsEqual } from '../auth.js';
+import { bearerToken, secretMatcher } from '../auth.js';
 import type { HttpEnv } from '../types.js';
 
 export interface ArgoCdWebhookDeps {
@@ -19,6 +19,7 @@ export interface ArgoCdWebhookDeps {
  * gitops-manifests/argocd/notifications-cm.yaml) so gates and rollbacks react without polling.
  */
 export function argocdWebhook(deps: ArgoCdWebhookDeps) {
+  const tokenMatches = deps.token === undefined ? undefined : secretMatcher(deps.token);
   return new Hono<HttpEnv>().post(
     '/',
     bodyLimit({
@@ -29,8 +30,8 @@ export function argocdWebhook(deps: ArgoCdWebhookDeps) {
       },
     }),
     async (c) => {
-      if (deps.token === undefined) throw new HoistError('not_found', 'Argo CD notifications are off: set argocd.webhookToken in the config');
-      if (!secretsEqual(bearerToken(c.req.header('authorization')), deps.token)) {
+      if (tokenMatches === undefined) throw new HoistError('not_found', 'Argo CD notifications are off: set argocd.webhookToken in the config');
+      if (!tokenMatches(bearerToken(c.req.header('authorization')))) {
         throw new HoistError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <argocd.webhookToken>)');
       }
       const text = await c.req.text();

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { App, Environment } from '../../domain/types.js';
 import { HoistError } from '../../errors.js';
 import type { DeploymentReport } from '../../store/deployment-reports.js';
-import { bearerToken, secretsEqual } from '../auth.js';
+import { bearerToken, secretMatcher } from '../auth.js';
 import { jsonBody } from '../json-body.js';
 import type { HttpEnv } from '../types.js';
 
@@ -34,6 +34,7 @@ const reportSchema = z
  * bearer token, e.g. from an Argo CD notifications webhook template.
  */
 export function deploymentsWebhook(deps: DeploymentsWebhookDeps) {
+  const tokenMatches = deps.token === undefined ? undefined : secretMatcher(deps.token);
   return new Hono<HttpEnv>().post(
     '/',
     bodyLimit({
@@ -43,8 +44,8 @@ export function deploymentsWebhook(deps: DeploymentsWebhookDeps) {
       },
     }),
     async (c) => {
-      if (deps.token === undefined) throw new HoistError('not_found', 'deployment reports are off: set deployments.token in the config');
-      if (!secretsEqual(bearerToken(c.req.header('authorization')), deps.token)) {
+      if (tokenMatches === undefined) throw new HoistError('not_found', 'deployment reports are off: set deployments.token in the config');
+      if (!tokenMatches(bearerToken(c.req.header('authorization')))) {
         throw new HoistError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <deployments.token>)');
       }
       const report = await jsonBody(c, reportSchema, 'body must be JSON: {environment, app, tag, status: deployed|degraded}');

@@ -7,7 +7,7 @@ import { pipelineEventSchema, toPipelineBuild } from '../../gitlab/events.js';
 import type { PipelineIntake } from '../../service/pipeline-intake.js';
 import { mergeRequestEventSchema, toMergeRequestChange } from '../../gitlab/merge-request-event.js';
 import { verifyStandardWebhook } from '../../gitlab/signing.js';
-import { secretsEqual } from '../auth.js';
+import { secretMatcher } from '../auth.js';
 import type { HttpEnv } from '../types.js';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
@@ -45,6 +45,7 @@ const streamedLimit = bodyLimit({
 });
 
 export function gitlabWebhook(deps: GitlabWebhookDeps) {
+  const secretMatches = deps.webhookSecret === undefined ? undefined : secretMatcher(deps.webhookSecret);
   return new Hono<HttpEnv>().post(
     '/',
     async (c, next) => {
@@ -81,7 +82,7 @@ export function gitlabWebhook(deps: GitlabWebhookDeps) {
           now: (deps.now ?? (() => new Date()))(),
         });
         if (!verdict.ok) throw new HoistError('unauthorized', `signed webhook rejected: ${verdict.reason}`);
-      } else if (deps.webhookSecret === undefined || !secretsEqual(c.req.header('x-gitlab-token'), deps.webhookSecret)) {
+      } else if (secretMatches === undefined || !secretMatches(c.req.header('x-gitlab-token'))) {
         throw new HoistError(
           'unauthorized',
           deps.webhookSecret === undefined ? 'missing webhook-signature: this hook must be a signed webhook (gitlab.signingToken)' : 'missing or wrong X-Gitlab-Token',
