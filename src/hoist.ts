@@ -22,7 +22,7 @@ import { GATE_QUEUE, PROMOTION_QUEUE, type GateJob, type PromotionJob } from './
 import { createPromotionService } from './service/promotions.js';
 import { createDeploymentReports } from './store/deployment-reports.js';
 import { createPromotionProcessor, type PromotionResult } from './service/promotion-processor.js';
-import { createPromotionStore } from './store/promotion-store.js';
+import { createPromotionStore, type PromotionStore } from './store/promotion-store.js';
 import { createArgoCdClient } from './argocd/client.js';
 import { createGitlabApi } from './gitlab/api.js';
 import { createApiWriter } from './gitops/api-writer.js';
@@ -109,10 +109,11 @@ export function createHoist(options: HoistOptions): Hoist {
   const statuses = gitlabApi
     ? createCommitStatuses({ gitlab: gitlabApi, redis: producer, prefix, logger, gitlabUrl: config.gitlab.url as string, gitopsProject: config.gitops.project })
     : undefined;
-  const reportStatus = (p: Promotion) => statuses?.report(p);
+  // Without GitLab there is nothing to report: the stores stay unwrapped.
+  const observed = (target: PromotionStore, only?: ReadonlySet<Promotion['state']>) => (statuses ? observeStore(target, (p) => statuses.report(p), only) : target);
   // Pipeline promotions get their statuses from the worker alone, so one process posts them, in order.
-  const store = observeStore(rawStore, reportStatus, new Set(['waiting', 'awaiting-approval', 'cancelled', 'superseded']));
-  const followStore = observeStore(rawStore, reportStatus);
+  const store = observed(rawStore, new Set(['waiting', 'awaiting-approval', 'cancelled', 'superseded']));
+  const followStore = observed(rawStore);
   const followups = new Queue<FollowupJob>(FOLLOWUP_QUEUE, { connection: producer, prefix, defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 2_000 } } });
   followups.on('error', () => undefined);
   const gateQueue = new Queue<GateJob>(GATE_QUEUE, { connection: producer, prefix, defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 1_000 } } });
@@ -168,7 +169,7 @@ export function createHoist(options: HoistOptions): Hoist {
   if (role !== 'web') {
     const workerRedis = createRedisConnection(options.redisUrl, 'worker');
     const subscriber = createRedisConnection(options.redisUrl, 'worker');
-    const workerStore = observeStore(createPromotionStore(workerRedis, prefix), reportStatus);
+    const workerStore = observed(createPromotionStore(workerRedis, prefix));
     // 100 ms: a burst of pipelines (one every 10 ms) lands in about ten commits instead of one per push cycle.
     const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix, lockTtlMs: lockTimeout, lingerMs: 100 });
     const workspace = createWorkspace({ ...gitSetup, dir: join(options.dataDir, 'workspaces', repoKey), branch: config.gitops.branch });

@@ -140,8 +140,5 @@ export function observeStore(store: PromotionStore, onChange: (p: Promotion) => 
       const updated = await store.update(id, patch);
       return patch.state !== undefined || patch.mergeRequest !== undefined ? tell(updated) : updated;
     },
-    pending: (env) => store.pending(env),
-    get: (id) => store.get(id),
-    getMany: (ids) => store.getMany(ids),
   };
 }
