@@ -7,16 +7,8 @@ import { HoistError } from '../errors.js';
 import { setImage } from './editor.js';
 import { checkRendered, createKustomizeRenderer, expectedImageRef, findRenderedImages } from './render.js';
 import type { Renderer } from './render.js';
+import { hoistFailure } from '../../test/helpers/failures.js';
 
-async function rejection(promise: Promise<unknown>): Promise<HoistError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof HoistError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const RENDERED = `apiVersion: apps/v1
 kind: Deployment
@@ -126,7 +118,7 @@ describe('checkRendered with a stub renderer', () => {
   });
 
   it('names the missing image and the images it found', async () => {
-    const error = await rejection(checkRendered(stub(RENDERED), 'overlays/prod', [{ name: 'registry.example.com:5000/group/web', newTag: 'v3' }]));
+    const error = await hoistFailure(checkRendered(stub(RENDERED), 'overlays/prod', [{ name: 'registry.example.com:5000/group/web', newTag: 'v3' }]));
     expect(error.code).toBe('image_not_rendered');
     expect(error.message).toContain('registry.example.com:5000/group/web:v3');
     expect(error.message).toContain('busybox:1.36');
@@ -137,9 +129,9 @@ describe('checkRendered with a stub renderer', () => {
 
   it('turns a renderer crash into render_failed and passes HoistErrors through', async () => {
     const crash: Renderer = { render: () => Promise.reject(new Error('boom')) };
-    expect((await rejection(checkRendered(crash, 'o', []))).code).toBe('render_failed');
+    expect((await hoistFailure(checkRendered(crash, 'o', []))).code).toBe('render_failed');
     const missing: Renderer = { render: () => Promise.reject(new HoistError('overlay_missing', 'gone')) };
-    expect((await rejection(checkRendered(missing, 'o', []))).code).toBe('overlay_missing');
+    expect((await hoistFailure(checkRendered(missing, 'o', []))).code).toBe('overlay_missing');
   });
 });
 
@@ -204,7 +196,7 @@ spec:
   it('reports an image no container uses', async () => {
     const edited = setImage('resources:\n- ../base\n', { name: 'registry.example.com:5000/group/api', tag: 'v2' });
     const path = await overlay('unused', edited.text);
-    const error = await rejection(checkRendered(renderer, path, [{ name: 'registry.example.com:5000/group/api', newTag: 'v2' }]));
+    const error = await hoistFailure(checkRendered(renderer, path, [{ name: 'registry.example.com:5000/group/api', newTag: 'v2' }]));
     expect(error.code).toBe('image_not_rendered');
     expect(error.message).toContain('registry.example.com:5000/group/api:v2');
     expect(error.message).toContain('registry.example.com:5000/group/web:v1');
@@ -213,24 +205,24 @@ spec:
   it("reports an entry hidden by a base's newName", async () => {
     await overlay('renamed-base', 'resources:\n- ../base\nimages:\n- name: registry.example.com:5000/group/web\n  newName: mirror.example.com/web\n');
     const path = await overlay('renamed', 'resources:\n- ../renamed-base\nimages:\n- name: registry.example.com:5000/group/web\n  newTag: v2\n');
-    const error = await rejection(checkRendered(renderer, path, [{ name: 'registry.example.com:5000/group/web', newTag: 'v2' }]));
+    const error = await hoistFailure(checkRendered(renderer, path, [{ name: 'registry.example.com:5000/group/web', newTag: 'v2' }]));
     expect(error.code).toBe('image_not_rendered');
     expect(error.message).toContain('mirror.example.com/web:v1');
   });
 
   it('fails with render_failed and kustomize stderr for a broken overlay', async () => {
     const path = await overlay('broken', 'resources:\n- ../does-not-exist\n');
-    const error = await rejection(renderer.render(path));
+    const error = await hoistFailure(renderer.render(path));
     expect(error.code).toBe('render_failed');
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/kustomize .*broken failed: .*does-not-exist/s);
-    expect((await rejection(checkRendered(renderer, path, []))).code).toBe('render_failed');
+    expect((await hoistFailure(checkRendered(renderer, path, []))).code).toBe('render_failed');
   });
 
   it('reports a missing overlay as overlay_missing', async () => {
-    expect((await rejection(renderer.render(join(dir, 'nowhere')))).code).toBe('overlay_missing');
+    expect((await hoistFailure(renderer.render(join(dir, 'nowhere')))).code).toBe('overlay_missing');
     await mkdir(join(dir, 'empty'));
-    expect((await rejection(renderer.render(join(dir, 'empty')))).code).toBe('overlay_missing');
+    expect((await hoistFailure(renderer.render(join(dir, 'empty')))).code).toBe('overlay_missing');
   });
 
   it('runs the command it is given', async () => {
@@ -248,7 +240,7 @@ spec:
 
   it('explains how to install kustomize when the command is missing', async () => {
     const path = await overlay('missing-binary', 'resources:\n- ../base\n');
-    const error = await rejection(createKustomizeRenderer({ command: ['hoist-no-such-kustomize', 'build'] }).render(path));
+    const error = await hoistFailure(createKustomizeRenderer({ command: ['hoist-no-such-kustomize', 'build'] }).render(path));
     expect(error.code).toBe('render_failed');
     expect(error.message).toMatch(/not found; install kustomize/);
   });
@@ -257,7 +249,7 @@ spec:
     const path = await overlay('slow', 'resources:\n- ../base\n');
     const slow = createKustomizeRenderer({ command: [process.execPath, '-e', 'setTimeout(() => {}, 20000)'], timeoutMs: 200 });
     const started = Date.now();
-    const error = await rejection(slow.render(path));
+    const error = await hoistFailure(slow.render(path));
     expect(error.code).toBe('render_failed');
     expect(error.message).toMatch(/timed out after 200 ms/);
     expect(error.retryable).toBe(true);

@@ -1,12 +1,12 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ImageEdit } from '../../src/domain/ports.js';
-import { HoistError } from '../../src/errors.js';
 import { createGitlabApi } from '../../src/gitlab/api.js';
 import { createApiWriter, type ApiWriterOptions } from '../../src/gitops/api-writer.js';
 import { buildCommitMessage } from '../../src/gitops/commit-message.js';
 import { startGitlabStub, type GitlabStub } from '../helpers/gitlab-stub.js';
 import { imageEdit } from '../helpers/image-edit.js';
+import { hoistFailure } from '../helpers/failures.js';
 
 const PROJECT = 'group/gitops';
 const TOKEN = 'glpat-api-writer';
@@ -101,16 +101,10 @@ describe('API writer (write: api, through the GitLab Commits API)', () => {
     let n = 0;
     stub.beforeNext('POST', /\/repository\/commits$/, () => stub.setFile(PROJECT, 'overlays/dev/kustomization.yaml', overlay('dev', '1.0.0', `0.0.${++n + 1}`)), 10);
 
-    const error = await writer({ maxAttempts: 3 })
-      .apply([edit({ promotionId: 'p-1', tag: '1.1.0' })])
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const error = await hoistFailure(writer({ maxAttempts: 3 }).apply([edit({ promotionId: 'p-1', tag: '1.1.0' })]));
 
-    expect(error).toBeInstanceOf(HoistError);
     expect(error).toMatchObject({ code: 'conflict', retryable: true });
-    expect((error as Error).message).toContain('refused the commit 3 times');
+    expect(error.message).toContain('refused the commit 3 times');
     expect(commitPosts()).toHaveLength(3);
     expect(stub.file(PROJECT, 'overlays/dev/kustomization.yaml')?.content).toContain('"1.0.0"');
   });
@@ -199,26 +193,15 @@ describe('API writer (write: api, through the GitLab Commits API)', () => {
 
   it('throws a non-retryable error when GitLab forbids the commit', async () => {
     stub.failNext('POST', /\/repository\/commits$/, 403, { message: '403 Forbidden' });
-    const error = await writer()
-      .apply([edit({ promotionId: 'p-1', tag: '1.1.0' })])
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    expect(error).toBeInstanceOf(HoistError);
+    const error = await hoistFailure(writer().apply([edit({ promotionId: 'p-1', tag: '1.1.0' })]));
     expect(error).toMatchObject({ code: 'forbidden', retryable: false });
-    expect((error as Error).message).toContain('commit to main in group/gitops');
+    expect(error.message).toContain('commit to main in group/gitops');
     expect(commitPosts()).toHaveLength(1);
   });
 
   it('throws a retryable error when GitLab is down, deciding nothing', async () => {
     stub.failNext('GET', /\/repository\/files\//, 503, { message: '503 Service Unavailable' });
-    const error = await writer()
-      .apply([edit({ promotionId: 'p-1', tag: '1.1.0' })])
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const error = await hoistFailure(writer().apply([edit({ promotionId: 'p-1', tag: '1.1.0' })]));
     expect(error).toMatchObject({ code: 'unavailable', retryable: true });
     expect(commitPosts()).toHaveLength(0);
   });

@@ -95,8 +95,9 @@ describe('createArgoCdClient against the Argo CD stub', () => {
 
   it('maps 403 (an Application that does not exist or may not be seen) to forbidden, not retryable', async () => {
     const client = createArgoCdClient({ url: stub.url, token: stub.token });
-    for (const call of [client.getApplication('web-qa'), client.refresh('web-qa')]) {
-      const error = await hoistFailure(call);
+    // One call at a time: a second rejection made before it is awaited would go unhandled.
+    for (const call of [() => client.getApplication('web-qa'), () => client.refresh('web-qa')]) {
+      const error = await hoistFailure(call());
       expect(error.code).toBe('forbidden');
       expect(error.retryable).toBe(false);
       expect(error.message).toContain('"web-qa"');

@@ -82,7 +82,16 @@ describe('push writer', () => {
 
   it('after its own push, builds on that push without fetching, and never loses or revives what others pushed or removed since', async () => {
     let pushes = 0;
-    const counting: Workspace = { ...workspace, push: () => (pushes++, workspace.push()) };
+    let syncs: boolean[] = [];
+    const counting: Workspace = {
+      ...workspace,
+      push: () => (pushes++, workspace.push()),
+      sync: async (options) => {
+        const result = await workspace.sync(options);
+        syncs.push(result.fetched);
+        return result;
+      },
+    };
     const writer = createPushWriter({ workspace: counting, renderer, logger, sleep: async () => undefined });
     expect(await writer.apply([edit({ promotionId: 'p-1', tag: 'v1' })])).toMatchObject([{ state: 'committed' }]);
     const first = (await git(gitops.bare, 'rev-parse', 'main')).trim();
@@ -94,21 +103,28 @@ describe('push writer', () => {
     await git(other, 'commit', '-q', '-m', 'unrelated change');
     await git(other, 'push', '-q', 'origin', 'main');
     pushes = 0;
+    syncs = [];
     expect(await writer.apply([edit({ promotionId: 'p-2', tag: 'v2' })])).toMatchObject([{ state: 'committed' }]);
     expect(pushes).toBe(2);
+    expect(syncs).toEqual([false, true]); // built on our own push without a fetch, refused, then fetched
     expect((await git(gitops.bare, 'log', '--format=%s', 'main')).split('\n').slice(0, 3)).toEqual(['promote web to dev: v2', 'unrelated change', 'promote web to dev: v1']);
     expect(await git(gitops.bare, 'show', 'main:README.md')).toBe('someone else was here\n');
 
     // Nobody else pushed: one push, straight on top of our own commit.
     pushes = 0;
+    syncs = [];
     expect(await writer.apply([edit({ promotionId: 'p-3', tag: 'v3' })])).toMatchObject([{ state: 'committed' }]);
     expect(pushes).toBe(1);
+    expect(syncs).toEqual([false]);
+    expect((await git(gitops.bare, 'log', '--format=%s', 'main')).split('\n').slice(0, 2)).toEqual(['promote web to dev: v3', 'promote web to dev: v2']);
 
     // Someone resets the branch to an older commit by force: our next commit goes on top of that, not on what they removed.
     await git(gitops.bare, 'update-ref', 'refs/heads/main', first);
     pushes = 0;
+    syncs = [];
     expect(await writer.apply([edit({ promotionId: 'p-4', tag: 'v4' })])).toMatchObject([{ state: 'committed' }]);
     expect(pushes).toBe(2);
+    expect(syncs).toEqual([false, true]);
     const log = (await git(gitops.bare, 'log', '--format=%s', 'main')).split('\n').filter(Boolean);
     expect(log.slice(0, 2)).toEqual(['promote web to dev: v4', 'promote web to dev: v1']);
     expect(log).not.toContain('unrelated change');
