@@ -264,6 +264,14 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
         else await workspace.writeFile(file.path, file.text);
       }
     }
+    // Edits that end where the file started (v2, then a rollback to the running v1) leave nothing to commit.
+    for (const file of files.values()) {
+      if (file.edits.length === 0 || file.text !== file.original) continue;
+      for (const e of file.edits) {
+        items.set(e, { state: 'skipped', reason: `${e.env} already runs ${e.image}:${file.after.get(e.image)?.newTag ?? e.tag}: the edits of this batch cancel out` });
+      }
+      file.edits = [];
+    }
     const changed = [...files.values()].filter((f) => f.edits.length > 0);
     const landing = edits.filter((e) => changed.some((f) => f.edits.includes(e)));
     // Nothing to push means no lease checked what these decisions were based on: only a fetched head counts.

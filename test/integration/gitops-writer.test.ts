@@ -130,6 +130,22 @@ describe('push writer', () => {
     expect(log).not.toContain('unrelated change');
   });
 
+  it('commits nothing when the edits of one batch cancel out (a version, then a rollback to the running one)', async () => {
+    const writer = createPushWriter({ workspace, renderer, logger });
+    await writer.apply([edit({ promotionId: 'p-1', tag: 'v1' })]);
+    const head = (await git(gitops.bare, 'rev-parse', 'main')).trim();
+    const outcomes = await writer.apply([
+      edit({ promotionId: 'p-up', tag: 'v2' }),
+      edit({ promotionId: 'p-back', tag: 'v1', source: { kind: 'rollback', by: 'alice', via: 'api' } }),
+    ]);
+    expect(outcomes).toEqual([
+      { promotionId: 'p-up', state: 'skipped', reason: expect.stringMatching(/dev already runs registry\.example\.com\/group\/web:v1: the edits of this batch cancel out/) },
+      { promotionId: 'p-back', state: 'skipped', reason: expect.stringMatching(/cancel out/) },
+    ]);
+    expect((await git(gitops.bare, 'rev-parse', 'main')).trim()).toBe(head);
+    expect(await git(gitops.bare, 'show', 'main:overlays/dev/kustomization.yaml')).toContain('newTag: "v1"');
+  });
+
   it('recovers a clone left broken by a crash: index lock, detached head, dirty tree, unpushed commit', async () => {
     const writer = createPushWriter({ workspace, renderer, logger });
     await writer.apply([edit({ promotionId: 'p-1', tag: 'v1' })]);
