@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { EditOutcome, ImageEdit, RepoWriter } from '../domain/ports.js';
 import { isHoistError, toHoistError } from '../errors.js';
 import type { GitlabApi } from '../gitlab/api.js';
-import { KUSTOMIZATION_FILES, checkRendered, readImages, setImage, type Renderer } from '../kustomize/index.js';
+import { KUSTOMIZATION_FILES, findRenderedImages, setImage, type ImageEntry, type Renderer } from '../kustomize/index.js';
+import { checkImages, renderedImages } from '../kustomize/render.js';
 import { buildCommitMessage } from './commit-message.js';
 import { renderedDiff } from './rendered-diff.js';
 import { renderBudgetMs } from './render-cache.js';
@@ -82,8 +83,14 @@ export function createMergeRequestWriter(options: MergeRequestWriterOptions): Re
     const found = await locate(first.path);
     if (!found) return { promotionId, state: 'failed', error: `overlay "${first.path}" of environment ${first.env} has no kustomization.yaml on the GitOps branch` };
     let text = found.text;
+    // Per image, the entry the edits leave (the editor's answer: no re-parse of the file for the check).
+    const entries = new Map<string, ImageEntry>();
     try {
-      for (const edit of edits) text = setImage(text, { name: edit.image, tag: edit.tag }).text;
+      for (const edit of edits) {
+        const result = setImage(text, { name: edit.image, tag: edit.tag });
+        text = result.text;
+        entries.set(edit.image, result.changed ? result.after : result.entry);
+      }
     } catch (error) {
       return { promotionId, state: 'failed', error: toHoistError(error).message };
     }
@@ -99,8 +106,7 @@ export function createMergeRequestWriter(options: MergeRequestWriterOptions): Re
       before = await renderer.render(dir, { timeoutMs }).catch(() => '');
       await workspace.writeFile(found.path, text);
       after = await renderer.render(dir, { timeoutMs });
-      const entries = readImages(text).filter((entry) => edits.some((e) => e.image === entry.name));
-      await checkRendered({ render: () => Promise.resolve(after) }, dir, entries);
+      checkImages(dir, await renderedImages(async () => findRenderedImages(after), dir), [...entries.values()]);
     } catch (error) {
       if (isHoistError(error) && error.retryable) throw error;
       return { promotionId, state: 'failed', error: toHoistError(error).message };
