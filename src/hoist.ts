@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
@@ -7,6 +8,8 @@ import { parseFreeze, parseWindow } from './domain/gates.js';
 import type { App, Environment } from './domain/types.js';
 import { splitCredentials, type GitSetup } from './gitops/git.js';
 import { createRepoReader } from './gitops/reader.js';
+import { createCommitVerifier } from './gitops/signed-history.js';
+import { createSigningKeys } from './gitops/signing-keys.js';
 import { createRemoteProbe } from './gitops/remote-probe.js';
 import { createRenderCache } from './gitops/render-cache.js';
 import { createWorkspace } from './gitops/workspace.js';
@@ -16,6 +19,7 @@ import { createMetrics } from './observability/metrics.js';
 import { createKustomizeRenderer, type Renderer } from './kustomize/index.js';
 import { createRedisConnection, whenConnected } from './queue/connection.js';
 import { createKeyedBatcher } from './queue/keyed-batch.js';
+import { judgePersistence, PERSISTENCE_RISKS, readPersistenceSettings, type PersistenceWarning } from './queue/redis-persistence.js';
 import { startWorker } from './queue/worker.js';
 import { createPipelineIntake } from './service/pipeline-intake.js';
 import { GATE_QUEUE, PROMOTION_QUEUE, type GateJob, type PromotionJob } from './service/promotion-job.js';
@@ -23,6 +27,8 @@ import { createPromotionService } from './service/promotions.js';
 import { createDeploymentReports } from './store/deployment-reports.js';
 import { createPromotionProcessor, type PromotionResult } from './service/promotion-processor.js';
 import { createPromotionStore, type PromotionStore } from './store/promotion-store.js';
+import { createReplayGuard } from './store/replay-guard.js';
+import { createSigningKeyRecord } from './store/signing-key.js';
 import { createArgoCdClient } from './argocd/client.js';
 import { createGitlabApi } from './gitlab/api.js';
 import { createApiWriter } from './gitops/api-writer.js';
@@ -44,6 +50,8 @@ export interface HoistOptions {
   role?: HoistRole;
   /** The clock gates are judged by; tests move it forward instead of waiting. */
   now?: () => Date;
+  /** Where a relative `gitops.signingKey` path starts (the config file's directory); default the working directory. */
+  configDir?: string;
 }
 
 export type HoistRole = 'all' | 'web' | 'worker';
@@ -121,7 +129,20 @@ export function createHoist(options: HoistOptions): Hoist {
   const deploymentReports = createDeploymentReports(producer, prefix);
   const now = options.now ?? (() => new Date());
   const intake = createPipelineIntake({ apps, environments, queue, store, logger });
-  const reader = createRepoReader({ ...gitSetup, dir: join(options.dataDir, 'read', `${repoKey}.git`), branch: config.gitops.branch });
+  const signingKeys = createSigningKeys({
+    configured: config.gitops.signingKey,
+    trustedKeys: config.gitops.trustedKeys,
+    record: createSigningKeyRecord(producer, prefix),
+    baseDir: options.configDir ?? process.cwd(),
+    logger,
+  });
+  // One verdict per commit for the whole process: reader and writer share it, and a commit is verified once.
+  const verifier = createCommitVerifier({
+    trustedKeys: () => signingKeys.trusted(),
+    apiAuthor: environments.some((e) => e.write === 'api') ? config.gitops.author : undefined,
+  });
+  const apiPaths = environments.filter((e) => e.write === 'api').map((e) => e.path);
+  const reader = createRepoReader({ ...gitSetup, dir: join(options.dataDir, 'read', `${repoKey}.git`), branch: config.gitops.branch, verifier, apiPaths });
   const deployWatch = createDeployWatch({
     argocd: config.argocd && {
       client: createArgoCdClient({ url: config.argocd.url, token: config.argocd.token }),
@@ -161,6 +182,8 @@ export function createHoist(options: HoistOptions): Hoist {
     onCancelled: (p) => mergeTracker.cancelled(p),
   });
   let accepting = true;
+  // Read once Redis answers (ready()); /readyz shows them without turning unready.
+  let persistenceWarnings: PersistenceWarning[] = [];
 
   const metrics = createMetrics();
   metrics.watchQueue(PROMOTION_QUEUE, () => queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children'));
@@ -172,7 +195,15 @@ export function createHoist(options: HoistOptions): Hoist {
     const workerStore = observed(createPromotionStore(workerRedis, prefix));
     // 100 ms: a burst of pipelines (one every 10 ms) lands in about ten commits instead of one per push cycle.
     const batcher = createKeyedBatcher({ redis: workerRedis, subscriber, prefix, lockTtlMs: lockTimeout, lingerMs: 100 });
-    const workspace = createWorkspace({ ...gitSetup, dir: join(options.dataDir, 'workspaces', repoKey), branch: config.gitops.branch });
+    const workspace = createWorkspace({
+      ...gitSetup,
+      dir: join(options.dataDir, 'workspaces', repoKey),
+      branch: config.gitops.branch,
+      author: config.gitops.author,
+      signingKey: () => signingKeys.signer(),
+      verifier,
+      now,
+    });
     const renderer = options.renderer ?? createKustomizeRenderer();
     const pushWriter = createPushWriter({
       workspace,
@@ -266,7 +297,14 @@ export function createHoist(options: HoistOptions): Hoist {
     },
     argocd: { token: config.argocd?.webhookToken, logger, notice: (state) => deployWatch.notice(state) },
     api: { token: config.api.token, service, reader, environments, apps },
-    chatops: { service, slack: config.chatops?.slack, mattermost: config.chatops?.mattermost, users: config.chatops?.users ?? {}, logger },
+    chatops: {
+      service,
+      slack: config.chatops?.slack,
+      mattermost: config.chatops?.mattermost,
+      users: config.chatops?.users ?? {},
+      replayGuard: createReplayGuard(producer, prefix),
+      logger,
+    },
     deployments: {
       token: config.deployments?.token,
       environments,
@@ -278,6 +316,7 @@ export function createHoist(options: HoistOptions): Hoist {
     },
     readiness: {
       accepting: () => accepting,
+      warnings: () => persistenceWarnings.map((w) => ({ check: 'redis', ...w })),
       checks: {
         redis: async () => {
           try {
@@ -295,8 +334,20 @@ export function createHoist(options: HoistOptions): Hoist {
   return {
     app,
     async ready() {
+      // A fresh volume has no data dir yet. One that cannot be made does not stop the start: /readyz names it
+      // and turns ready once it can be made.
+      await mkdir(options.dataDir, { recursive: true }).catch((error: unknown) =>
+        logger.warn({ dataDir: options.dataDir, err: (error as Error).message }, 'cannot create the data directory yet'),
+      );
       await whenConnected(producer, 5_000);
       await producer.ping();
+      await signingKeys.ready();
+      // A Redis that keeps nothing still queues jobs (the demo runs on one): warn, never refuse to start.
+      const settings = await readPersistenceSettings(producer);
+      persistenceWarnings = judgePersistence(settings);
+      for (const risk of PERSISTENCE_RISKS) metrics.redisPersistenceRisk.set({ risk }, persistenceWarnings.some((w) => w.risk === risk) ? 1 : 0);
+      for (const warning of persistenceWarnings) logger.warn({ risk: warning.risk, redis: settings }, warning.message);
+      if (persistenceWarnings.length === 0) logger.info({ redis: settings }, 'Redis persistence checked: it keeps its data and never evicts keys');
     },
     drain() {
       accepting = false;

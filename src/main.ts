@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { DEMO_SECRETS, loadRuntimeConfig, readRuntimeEnv } from './config/index.js';
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
     gitBaseEnv: env.gitBaseEnv,
     role: env.role,
     renderer: createKustomizeRenderer(env.kustomizeCommand ? { command: env.kustomizeCommand } : {}),
+    // A relative gitops.signingKey path is read next to the config file that names it.
+    ...(loaded.source.kind === 'file' ? { configDir: dirname(resolve(loaded.source.path)) } : {}),
   });
   await hoist.ready();
   const server = serve({ fetch: hoist.app.fetch, port: env.port }, (info) => {

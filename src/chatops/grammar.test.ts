@@ -86,6 +86,23 @@ describe('parseCommand: malformed arguments', () => {
     expect(errorOf('rollback web,api prod')).toMatch(/one app at a time/);
     expect(errorOf('approve <!channel>')).toMatch(/is not a promotion id/);
   });
+  it('takes names and tags by the same rules as the config and the API', () => {
+    // Config names: [a-z0-9][a-z0-9-]{0,62}; tags: OCI, at most 128 characters.
+    expect(parseCommand(`promote ${'a'.repeat(63)} prod ${'t'.repeat(128)}`)).toMatchObject({ kind: 'promote', apps: ['a'.repeat(63)], tag: 't'.repeat(128) });
+    expect(errorOf(`promote ${'a'.repeat(64)} prod`)).toMatch(/is not a valid app name/);
+    expect(errorOf('promote Web prod')).toMatch(/`Web` is not a valid app name/);
+    expect(errorOf('rollback web prod.eu')).toMatch(/`prod.eu` is not a valid environment name/);
+    expect(errorOf(`promote web prod ${'t'.repeat(129)}`)).toMatch(/not a valid image tag/);
+  });
+  it('takes promotion ids of at most 100 characters', () => {
+    expect(parseCommand(`approve p-${'0'.repeat(98)}`)).toEqual({ kind: 'approve', id: `p-${'0'.repeat(98)}` });
+    expect(errorOf(`cancel p-${'0'.repeat(99)}`)).toMatch(/is not a promotion id/);
+  });
+  it('refuses a command longer than 1000 characters without parsing or echoing it', () => {
+    const message = errorOf(`promte ${'x'.repeat(2_000)}`);
+    expect(message).toBe('the command is 2007 characters long: at most 1000 are read. `help` lists the commands');
+    expect(parseCommand(`status ${' '.repeat(990)}`)).toEqual({ kind: 'status' });
+  });
 });
 
 describe('typos get a suggestion', () => {

@@ -4,6 +4,9 @@
  * going silent.
  */
 
+import { isValidName, MAX_PROMOTION_ID_LENGTH } from '../domain/names.js';
+import { isValidTag } from '../kustomize/image-ref.js';
+
 export type ParsedCommand =
   | { kind: 'promote'; apps: string[]; env: string; tag?: string }
   | { kind: 'approve'; id: string }
@@ -32,11 +35,12 @@ export const USAGE: Readonly<Record<CommandName, string>> = {
 /** Commands that change something; the rest only read and are open to unmapped chat users too. */
 export const ACTING_COMMANDS: ReadonlySet<CommandName> = new Set(['promote', 'approve', 'cancel', 'rollback']);
 
-// The same shapes the config and the API accept; checking them here turns a stray word into a clear
-// sentence rather than a "not found" from the service.
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const PROMOTION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+// The same shapes the config and the API accept (one definition of each); checking them here turns a stray
+// word into a clear sentence rather than a "not found" from the service.
+const PROMOTION_ID = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,${MAX_PROMOTION_ID_LENGTH - 1}}$`);
+
+/** Longer than any command anyone types; the bound keeps a pasted book from being parsed or echoed back. */
+export const MAX_COMMAND_LENGTH = 1_000;
 
 /**
  * Optimal string alignment distance: Levenshtein plus adjacent transpositions, because `stauts`
@@ -82,11 +86,11 @@ function isCommandName(word: string): word is CommandName {
 }
 
 function checkName(what: string, value: string): string | undefined {
-  return NAME.test(value) ? undefined : `\`${value}\` is not a valid ${what} name`;
+  return isValidName(value) ? undefined : `\`${value}\` is not a valid ${what} name`;
 }
 
 function checkTag(value: string | undefined): string | undefined {
-  return value === undefined || TAG.test(value) ? undefined : `\`${value}\` is not a valid image tag`;
+  return value === undefined || isValidTag(value) ? undefined : `\`${value}\` is not a valid image tag`;
 }
 
 function parseApps(list: string): string[] | string {
@@ -104,6 +108,9 @@ function parseApps(list: string): string[] | string {
  * case-insensitive; arguments keep their case because tags are case-sensitive.
  */
 export function parseCommand(text: string): ParseResult {
+  if (text.length > MAX_COMMAND_LENGTH) {
+    return { kind: 'error', message: `the command is ${text.length} characters long: at most ${MAX_COMMAND_LENGTH} are read. \`help\` lists the commands` };
+  }
   const trimmed = text.trim();
   if (trimmed === '') return { kind: 'help' };
   const [head = '', rest = ''] = trimmed.split(/\s+(.*)/s);

@@ -1,7 +1,10 @@
 export { acknowledgement, isActing, resolveActor, runCommand } from './commands.js';
 export type { ChatReply, CommandContext } from './commands.js';
-export { ACTING_COMMANDS, COMMAND_NAMES, USAGE, editDistance, parseCommand, suggestCommand } from './grammar.js';
+export { ACTING_COMMANDS, COMMAND_NAMES, MAX_COMMAND_LENGTH, USAGE, editDistance, parseCommand, suggestCommand } from './grammar.js';
 export type { CommandName, ParseResult, ParsedCommand } from './grammar.js';
+export { CHAT_FIELD_LIMITS, overLongField } from './request-fields.js';
+export { checkResponseUrl } from './response-url.js';
+export type { ResponseUrlVerdict } from './response-url.js';
 export { mattermostHeaderToken, parseMattermostRequest, verifyMattermostToken } from './mattermost.js';
 export type { MattermostRequest } from './mattermost.js';
 export {

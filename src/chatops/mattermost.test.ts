@@ -33,7 +33,22 @@ describe('verifyMattermostToken', () => {
 
 describe('parseMattermostRequest', () => {
   it('reads the documented fields', () => {
-    expect(parseMattermostRequest(BODY)).toEqual({ kind: 'command', userId: 'aoa1agao6t8fmx3ikt1j9w5ybw', text: 'asd', command: '/test', token: TOKEN });
+    expect(parseMattermostRequest(BODY)).toEqual({
+      kind: 'command',
+      userId: 'aoa1agao6t8fmx3ikt1j9w5ybw',
+      text: 'asd',
+      command: '/test',
+      token: TOKEN,
+      responseUrl: 'http://localhost:8065/hooks/commands/xbrkb8p393gjpq5cawei7npije',
+    });
+  });
+  it('calls a request with an over-long field invalid, naming the field and the limit, and still keeps the token', () => {
+    const form = new URLSearchParams(BODY);
+    form.set('user_id', 'u'.repeat(101));
+    expect(parseMattermostRequest(form.toString())).toEqual({ kind: 'invalid', reason: 'user_id: at most 100 characters', token: TOKEN });
+    form.set('user_id', 'u1');
+    form.set('response_url', `http://localhost:8065/${'x'.repeat(2_048)}`);
+    expect(parseMattermostRequest(form.toString())).toMatchObject({ kind: 'invalid', reason: 'response_url: at most 2048 characters' });
   });
   it('keeps the token even when the body is not a command, so the token check still runs first', () => {
     expect(parseMattermostRequest(`token=${TOKEN}`)).toEqual({ kind: 'invalid', reason: expect.stringMatching(/user_id/), token: TOKEN });

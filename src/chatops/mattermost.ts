@@ -7,6 +7,7 @@
  * out, so either one matching is enough; both are compared in constant time.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { overLongField } from './request-fields.js';
 
 /** Hashing first makes both sides 32 bytes, so the comparison takes the same time whatever was sent. */
 function sameSecret(given: string | null | undefined, expected: string): boolean {
@@ -26,7 +27,8 @@ export function verifyMattermostToken(input: { authorization: string | undefined
 }
 
 export type MattermostRequest =
-  | { kind: 'command'; userId: string; text: string; command: string; token: string | null }
+  /** responseUrl as sent: whether it may be used is for checkResponseUrl to say. */
+  | { kind: 'command'; userId: string; text: string; command: string; token: string | null; responseUrl: string | undefined }
   | { kind: 'invalid'; reason: string; token: string | null };
 
 export function parseMattermostRequest(rawBody: string): MattermostRequest {
@@ -34,5 +36,9 @@ export function parseMattermostRequest(rawBody: string): MattermostRequest {
   const token = form.get('token');
   const userId = form.get('user_id');
   if (!userId) return { kind: 'invalid', reason: 'not a Mattermost slash command: user_id is missing', token };
-  return { kind: 'command', userId, text: form.get('text') ?? '', command: form.get('command') || '/hoist', token };
+  const command = form.get('command') || '/hoist';
+  const responseUrl = form.get('response_url') || undefined;
+  const tooLong = overLongField({ user_id: userId, command, response_url: responseUrl });
+  if (tooLong) return { kind: 'invalid', reason: tooLong, token };
+  return { kind: 'command', userId, text: form.get('text') ?? '', command, token, responseUrl };
 }

@@ -124,12 +124,19 @@ export function formatHistory(flavor: ChatFlavor, entries: readonly HistoryEntry
   if (entries.length === 0) return `No history for ${plain(flavor, scope)}.`;
   const lines = [bold(flavor, `History of ${scope}`)];
   for (const e of entries.slice(0, HISTORY_LIMIT)) {
+    const when = plain(flavor, e.date.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC'));
+    if (e.kind === 'outside') {
+      // Someone else's commit: shown for what it is, with what it says about itself (attacker-controlled, escaped).
+      const what = e.image !== undefined ? `${plain(flavor, e.app ?? e.image)} ${code(flavor, e.tag ?? 'no tag')}` : plain(flavor, e.paths.join(', '));
+      lines.push(`• ${when} ⚠️ outside change (not by Hoist): ${what} in ${plain(flavor, e.env)} by ${plain(flavor, e.author)} ${code(flavor, shortSha(e.commit))}`);
+      continue;
+    }
     const who = [e.requestedBy ? `by ${e.requestedBy}` : undefined, e.approvedBy.length > 0 ? `approved by ${e.approvedBy.join(', ')}` : undefined]
       .filter((s) => s !== undefined)
       .join(', ');
     const source = /^https?:\/\//.test(e.source) ? ` · ${link(flavor, e.source, 'pipeline')}` : '';
     lines.push(
-      `• ${plain(flavor, e.date.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC'))} ${plain(flavor, e.app)} ${code(flavor, e.tag)} → ${plain(flavor, e.env)} ` +
+      `• ${when} ${plain(flavor, e.app)} ${code(flavor, e.tag)} → ${plain(flavor, e.env)} ` +
         `(${plain(flavor, e.kind)}${who ? `, ${plain(flavor, who)}` : ''}) ${code(flavor, shortSha(e.commit))}${source}`,
     );
   }

@@ -109,6 +109,14 @@ describe('parseSlackRequest', () => {
     expect(parseSlackRequest('text=hello')).toMatchObject({ kind: 'invalid' });
   });
 
+  it('calls a request with an over-long field invalid, naming the field and the limit', () => {
+    expect(parseSlackRequest(`user_id=${'U'.repeat(101)}&text=status`)).toEqual({ kind: 'invalid', reason: 'user_id: at most 100 characters' });
+    expect(parseSlackRequest(`user_id=U1&command=/${'h'.repeat(100)}`)).toEqual({ kind: 'invalid', reason: 'command: at most 100 characters' });
+    const click = (value: string) =>
+      new URLSearchParams({ payload: JSON.stringify({ type: 'block_actions', user: { id: 'U1' }, actions: [{ action_id: 'hoist_approve', value }] }) }).toString();
+    expect(parseSlackRequest(click('p'.repeat(2_001)))).toEqual({ kind: 'invalid', reason: 'value: at most 2000 characters' });
+  });
+
   it('drops a response_url that is not http(s)', () => {
     expect(parseSlackRequest('user_id=U1&text=status&response_url=file%3A%2F%2F%2Fetc%2Fpasswd')).toMatchObject({ responseUrl: undefined });
   });

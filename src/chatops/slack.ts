@@ -10,6 +10,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { overLongField } from './request-fields.js';
 
 /** Slack's documented tolerance. Both directions: a timestamp from the future is as suspect as an old one. */
 export const SLACK_MAX_SKEW_SECONDS = 5 * 60;
@@ -84,11 +85,17 @@ export function parseSlackRequest(rawBody: string): SlackRequest {
     const parsed = blockActionsSchema.safeParse(json);
     if (!parsed.success) return { kind: 'invalid', reason: `not a usable block_actions payload: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
     const action = parsed.data.actions[0]!;
+    const tooLong = overLongField({ user_id: parsed.data.user.id, action_id: action.action_id, value: action.value, response_url: parsed.data.response_url });
+    if (tooLong) return { kind: 'invalid', reason: tooLong };
     return { kind: 'action', userId: parsed.data.user.id, actionId: action.action_id, value: action.value, responseUrl: httpUrl(parsed.data.response_url) };
   }
   // Slack checks the certificate of slash command URLs now and then with an `ssl_check=1` POST: nothing to do.
   if (form.get('ssl_check') === '1') return { kind: 'ignored', reason: 'ssl_check' };
   const userId = form.get('user_id');
   if (!userId) return { kind: 'invalid', reason: 'neither a slash command (user_id) nor an interaction (payload)' };
-  return { kind: 'command', userId, text: form.get('text') ?? '', command: form.get('command') || '/hoist', responseUrl: httpUrl(form.get('response_url')) };
+  const command = form.get('command') || '/hoist';
+  const responseUrl = form.get('response_url');
+  const tooLong = overLongField({ user_id: userId, command, response_url: responseUrl });
+  if (tooLong) return { kind: 'invalid', reason: tooLong };
+  return { kind: 'command', userId, text: form.get('text') ?? '', command, responseUrl: httpUrl(responseUrl) };
 }

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, visit } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import { isHoistError } from '../errors.js';
-import { readImages, setImage, type ImageEntry } from '../kustomize/index.js';
+import { checkKustomizationSize, readImages, setImage, type ImageEntry } from '../kustomize/index.js';
 
 export interface OverlayApp {
   app: string;
@@ -36,6 +36,13 @@ const PROBE_TAG = 'hoist-validate';
  * one the worker can edit.
  */
 export function inspectOverlay(text: string, apps: readonly OverlayApp[]): OverlayInspection {
+  try {
+    // Before any parsing: the worker refuses such a file without reading it, and so does this check.
+    checkKustomizationSize(text);
+  } catch (error) {
+    if (!isHoistError(error)) throw error;
+    return { renderable: false, problems: [{ line: 1, message: `Hoist cannot read this kustomization: ${error.message}` }], entries: [], unlisted: [] };
+  }
   const lines = new LineCounter();
   const docs: Document.Parsed[] = [...parseAllDocuments(text, { lineCounter: lines, prettyErrors: false })];
   const yamlErrors = docs.flatMap((doc) => doc.errors);

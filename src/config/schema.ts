@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { parseFreeze, parseWindow } from '../domain/gates.js';
 import { validateApplicationTemplate } from '../argocd/names.js';
+import { NAME_PATTERN as NAME } from '../domain/names.js';
 import { durationSchema } from './duration.js';
 
-/** Names end up in paths, branch names, trailers and chat commands: keep them boring. */
-const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** An OCI repository reference without tag or digest, optionally with a registry host and port. */
 const IMAGE_NAME = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const PROJECT_PATH = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_.][A-Za-z0-9_.-]*)+$/;
@@ -34,6 +33,11 @@ const freezeSchema = z.string().superRefine((text, ctx) => {
     ctx.addIssue({ code: 'custom', message: (error as Error).message });
   }
 });
+
+/** A response_url host as `name` (any port) or `name:port`, compared case-insensitively. */
+const responseHost = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/, 'must be a host name, optionally with :port, such as hooks.slack.com');
 
 const member = z.string().regex(/^(\*|group:[A-Za-z0-9._-]+|[A-Za-z0-9._@-]+)$/, 'a name, "group:<name>" or "*"');
 
@@ -78,7 +82,8 @@ export const appSchema = z
     project: z.string().regex(PROJECT_PATH, 'must be a GitLab path_with_namespace such as group/web'),
     image: z.string().regex(IMAGE_NAME, 'must be an image name without tag, such as registry.example.com/group/web'),
     tag: z.string().min(1).default('$CI_COMMIT_SHORT_SHA'),
-    branches: z.array(z.string().min(1)).min(1).optional(),
+    /** GitLab's own limit for a branch name is 255 bytes; a pattern longer than any branch matches nothing. */
+    branches: z.array(z.string().min(1).max(255, 'must be at most 255 characters')).min(1).optional(),
     /** Merge-request pipelines build unmerged code; promoting them is opt-in. */
     mergeRequestPipelines: z.boolean().default(false),
   })
@@ -96,6 +101,13 @@ export const configSchema = z
           .default({ name: 'Hoist', email: 'hoist@example.invalid' }),
         /** The GitOps repository's own GitLab project (path_with_namespace), for merge requests and API commits. */
         project: z.string().regex(PROJECT_PATH, 'must be a GitLab path_with_namespace such as group/gitops').optional(),
+        /**
+         * Hoist signs every commit with this ed25519 key (git's SSH signing): the private key's text, or a path to it.
+         * Without it Hoist makes a key once and keeps it in Redis.
+         */
+        signingKey: z.string().min(1, 'must not be empty').optional(),
+        /** Public keys (`ssh-ed25519 AAAA…`) whose signatures also count as Hoist's: keys in use before a rotation. */
+        trustedKeys: z.array(z.string().min(1).max(1_000)).max(100).default([]),
       })
       .strict(),
     gitlab: z
@@ -142,8 +154,9 @@ export const configSchema = z
       .optional(),
     chatops: z
       .object({
-        slack: z.object({ signingSecret: z.string().min(1) }).strict().optional(),
-        mattermost: z.object({ token: z.string().min(1) }).strict().optional(),
+        /** responseHosts: the only hosts a request's response_url may name; replies go nowhere else. */
+        slack: z.object({ signingSecret: z.string().min(1), responseHosts: z.array(responseHost).default(['hooks.slack.com']) }).strict().optional(),
+        mattermost: z.object({ token: z.string().min(1), responseHosts: z.array(responseHost).default([]) }).strict().optional(),
         /** Chat user id → the name rbac and approvals use. */
         users: z.record(z.string(), z.string()).default({}),
       })

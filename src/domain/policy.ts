@@ -12,11 +12,27 @@ export interface BuildFacts {
 
 export type BuildDecision = { kind: 'promote'; apps: App[]; environments: Environment[] } | { kind: 'ignore'; reason: string };
 
-/** `release/*` style patterns, as users write them for GitLab's protected branches. */
+/**
+ * `release/*` style patterns, as users write them for GitLab's protected branches: `*` matches any run of
+ * characters (`/` included), everything else is literal. Matched in linear time, without a regex: the first
+ * part must start the ref, the last must end it, and each part between is taken at its first place after the
+ * one before. Taking the first place is never wrong for `*`-only globs, since a later place leaves less room.
+ */
 export function branchMatches(pattern: string, ref: string): boolean {
-  if (!pattern.includes('*')) return pattern === ref;
-  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return re.test(ref);
+  const parts = pattern.split('*');
+  if (parts.length === 1) return pattern === ref;
+  const first = parts[0] as string;
+  const last = parts[parts.length - 1] as string;
+  if (ref.length < first.length + last.length || !ref.startsWith(first) || !ref.endsWith(last)) return false;
+  let at = first.length;
+  const end = ref.length - last.length;
+  for (const part of parts.slice(1, -1)) {
+    if (part === '') continue;
+    const found = ref.indexOf(part, at);
+    if (found < 0 || found + part.length > end) return false;
+    at = found + part.length;
+  }
+  return true;
 }
 
 export function autoEnvironments(environments: readonly Environment[]): Environment[] {

@@ -49,17 +49,53 @@ export interface EnvironmentSnapshot {
   environments: Record<string, { images: ImageState[] } | { error: string }>;
 }
 
-export interface CommitRecord {
+/** One promotion's trailer group in a commit Hoist made (a release train carries one per app). */
+export interface LandedGroup {
+  app: string;
+  env: string;
+  tag: string;
+  promotion: string;
+  /** The pipeline URL (or the kind, when no pipeline is known). */
+  source: string;
+  kind: string;
+  requestedBy: string;
+  approvedBy: string[];
+}
+
+export interface ImageChange {
+  name: string;
+  before?: ImageState | undefined;
+  after?: ImageState | undefined;
+}
+
+/** What an outside commit changed in one overlay file: images entries, or something else (`other`). */
+export interface OverlayChange {
+  path: string;
+  images: ImageChange[];
+  other: boolean;
+}
+
+/**
+ * A commit that touched an overlay. `trusted` ones are Hoist's own (their signature verifies against Hoist's key) and
+ * carry the trailer groups of what they landed; every other one is an outside change: shown, never believed.
+ */
+export interface HistoryCommit {
   commit: string;
   /** Committer date, ISO 8601. */
   date: string;
-  message: string;
+  /** `Name <email>` as the commit states it (an outside commit's author is whatever its maker wrote). */
+  author: string;
+  subject: string;
+  trusted: boolean;
+  groups: LandedGroup[];
+  /** Outside commits only: what they changed in the overlays. */
+  changes: OverlayChange[];
 }
 
 export interface RepoReader {
   snapshot(paths: Readonly<Record<string, string>>): Promise<EnvironmentSnapshot>;
-  /** Hoist's commits on the branch (those with Hoist trailers), newest first. */
-  history(limit: number): Promise<CommitRecord[]>;
+  /** The commits on the branch that touched these overlay paths, newest first, each judged trusted or outside. */
+  history(paths: readonly string[], limit: number): Promise<HistoryCommit[]>;
   /** An overlay's images as of a commit (e.g. the parent of the first promotion, for a rollback). */
   imagesAt(rev: string, overlayPath: string): Promise<ImageState[] | undefined>;
 }

@@ -40,7 +40,7 @@ export interface GitlabApi {
     authorEmail?: string | undefined;
   }): Promise<{ id: string }>;
   /** One page of `ref`'s history, newest first, optionally only commits touching `path`. */
-  listCommits(input: { project: string | number; ref: string; path?: string | undefined; perPage?: number | undefined }): Promise<Array<{ id: string; message: string; committedDate: string }>>;
+  listCommits(input: { project: string | number; ref: string; path?: string | undefined; perPage?: number | undefined }): Promise<Array<{ id: string; message: string; committedDate: string; authorName: string; authorEmail: string }>>;
 }
 
 export type CommitState = 'pending' | 'running' | 'success' | 'failed' | 'canceled' | 'skipped';
@@ -259,9 +259,11 @@ export function createGitlabApi(options: GitlabApiOptions): GitlabApi {
       const commits = await call(`list commits of ${ref}`, project, () =>
         client.Commits.all(project, { refName: ref, ...(path === undefined ? {} : { path }), perPage: perPage ?? 20, page: 1 }),
       );
-      return (commits as unknown as Array<{ id: string; message: string; committed_date?: string | null; created_at?: string | null }>).map((c) => ({
+      return (commits as unknown as Array<{ id: string; message: string; committed_date?: string | null; created_at?: string | null; author_name?: string | null; author_email?: string | null }>).map((c) => ({
         id: c.id,
         message: c.message,
+        authorName: c.author_name ?? '',
+        authorEmail: c.author_email ?? '',
         // The docs' own example omits committed_date on some entries; created_at is documented as identical.
         committedDate: c.committed_date ?? c.created_at ?? '',
       }));

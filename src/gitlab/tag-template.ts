@@ -1,7 +1,6 @@
 import { HoistError } from '../errors.js';
+import { isValidTag, TAG_RULE } from '../kustomize/image-ref.js';
 import type { PipelineBuild } from './events.js';
-
-export const OCI_TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 /** GitLab's CI_COMMIT_REF_SLUG: lowercased, [^a-z0-9] → '-', at most 63 bytes, no leading/trailing '-'. */
 export function refSlug(ref: string): string {
@@ -42,8 +41,8 @@ export function renderTag(template: string, variables: Readonly<Record<string, s
     // Own properties only: `$constructor` or `$toString` are unset variables, not Object's methods.
     return Object.hasOwn(variables, name) ? (variables[name] ?? '') : '';
   });
-  if (!OCI_TAG.test(tag)) {
-    throw new HoistError('template_invalid', `tag template "${template}" gave ${JSON.stringify(tag)}, which is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})`, {
+  if (!isValidTag(tag)) {
+    throw new HoistError('template_invalid', `tag template "${template}" gave ${JSON.stringify(tag)}, which is not a valid image tag (${TAG_RULE})`, {
       retryable: false,
       details: { template, tag },
     });

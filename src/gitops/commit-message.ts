@@ -1,4 +1,4 @@
-import type { ImageEdit } from '../domain/ports.js';
+import type { ImageEdit, LandedGroup } from '../domain/ports.js';
 
 type Landed = Pick<ImageEdit, 'app' | 'env' | 'tag' | 'promotionId' | 'source' | 'requestedBy' | 'approvedBy'>;
 
@@ -49,16 +49,7 @@ export function buildCommitMessage(edits: readonly Landed[]): string {
   return `${subject}\n\n${body}\n\n${edits.flatMap(trailerGroup).join('\n')}\n`;
 }
 
-export interface TrailerGroup {
-  app: string;
-  env: string;
-  tag: string;
-  promotion: string;
-  source: string;
-  kind: string;
-  requestedBy: string;
-  approvedBy: string[];
-}
+export type TrailerGroup = LandedGroup;
 
 const FIELDS: Record<string, Exclude<keyof TrailerGroup, 'approvedBy'>> = {
   'Hoist-App': 'app',

@@ -159,11 +159,22 @@ function runGit(cwd: string, env: Record<string, string>, args: readonly string[
   });
 }
 
-export type GitFailure = 'rejected_non_fast_forward' | 'auth' | 'protected' | 'unreachable' | 'missing_branch' | 'other';
+export type GitFailure = 'rejected_non_fast_forward' | 'auth' | 'protected' | 'unreachable' | 'missing_branch' | 'locked' | 'disk_full' | 'corrupt' | 'other';
+
+/**
+ * The clone itself is broken (git's own fsck-level words): only deleting it and cloning again helps. Remote-side
+ * transfer failures (early EOF, index-pack on a cut connection) are not in this list: they are `unreachable`.
+ */
+const CORRUPT =
+  /object file .* is empty|loose object .* is corrupt|packed object .* is corrupt|inflate: data stream error|unable to unpack .* header|bad object|packfile .* (does not match index|cannot be accessed)|index file (corrupt|smaller than expected)|bad signature 0x|unable to read tree|unable to read [0-9a-f]{40}|could not read [0-9a-f]{40}|missing (blob|tree|commit) [0-9a-f]{40}|not a git repository|does not point to a valid object|current branch appears to be broken|invalid sha1 pointer|bad index file|corrupt (loose|packed|index)|broken link from/;
 
 /** Sorts git's error text into what the caller can act on; messages are git's C-locale ones. */
 export function classifyGitFailure(message: string): GitFailure {
   const m = message.toLowerCase();
+  // Local and transient: a lock file left by a git process that died (removed at the next sync), or a full disk.
+  if (/unable to create '[^']*\.lock': file exists|another git process seems to be running/.test(m)) return 'locked';
+  if (/no space left on device|disk quota exceeded|enospc|edquot/.test(m)) return 'disk_full';
+  if (CORRUPT.test(m)) return 'corrupt';
   if (/\(fetch first\)|\(non-fast-forward\)|updates were rejected because|stale info|cannot lock ref|incorrect old value/.test(m)) return 'rejected_non_fast_forward';
   if (/authentication failed|could not read username|could not read password|permission denied|http basic: access denied|returned error: 40[13]|invalid username or password|access denied/.test(m)) return 'auth';
   if (/protected branch|pre-receive hook declined|\[remote rejected\]|hook declined/.test(m)) return 'protected';
@@ -190,6 +201,12 @@ export function toGitError(action: string, error: unknown, access?: RemoteAccess
       return new HoistError('git_rejected', `${action} failed: the branch does not exist on the GitOps remote${where}: ${detail}`, { retryable: false, details });
     case 'unreachable':
       return new HoistError('git_transient', `${action} failed: the GitOps remote${where} could not be reached: ${detail}`, { retryable: true, details });
+    case 'locked':
+      return new HoistError('git_transient', `${action} failed: a lock file in Hoist's working clone is in the way (left by a git process that died; removed before the next try): ${detail}`, { retryable: true, details });
+    case 'disk_full':
+      return new HoistError('git_transient', `${action} failed: no space left in HOIST_DATA_DIR (the working clone's disk is full; retried): ${detail}`, { retryable: true, details });
+    case 'corrupt':
+      return new HoistError('git_transient', `${action} failed: Hoist's working clone is damaged (it is deleted and cloned again): ${detail}`, { retryable: true, details });
     default:
       return new HoistError('git_transient', `${action} failed: ${detail}`, { retryable: true, details });
   }

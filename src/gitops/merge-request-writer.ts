@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import type { EditOutcome, ImageEdit, RepoWriter } from '../domain/ports.js';
 import { isHoistError, toHoistError } from '../errors.js';
 import type { GitlabApi } from '../gitlab/api.js';
-import { KUSTOMIZATION_FILES, findRenderedImages, setImage, type ImageEntry, type Renderer } from '../kustomize/index.js';
+import { createImageEditor, findRenderedImages, type Renderer } from '../kustomize/index.js';
 import { checkImages, renderedImages } from '../kustomize/render.js';
 import { buildCommitMessage } from './commit-message.js';
+import { createPlanner, outcomes, supersede, type PlannedFile } from './planner.js';
 import { renderedDiff } from './rendered-diff.js';
 import { renderBudgetMs } from './render-cache.js';
 import type { Workspace } from './workspace.js';
+import { workspaceSource } from './writer.js';
 
 export interface MergeRequestWriterOptions {
   workspace: Workspace;
@@ -59,90 +61,81 @@ function description(edits: readonly ImageEdit[], diff: string, overlay: string)
  * `write: merge-request`: each promotion becomes a branch `hoist/<env>/<app>-<tag>` off the GitOps branch
  * with the same commit Hoist would push, and a merge request whose description holds the rendered diff.
  * Approvals then live in GitLab's own rules; the promotion completes when the merge request is merged.
+ * The plan is the push writer's (already landed, ordering, supersede); each promotion is planned on the head alone,
+ * since each merge request is merged on its own.
  */
 export function createMergeRequestWriter(options: MergeRequestWriterOptions): RepoWriter {
   const { workspace, renderer, gitlab, project, branch, logger } = options;
-
-  const locate = async (overlay: string) => {
-    for (const name of KUSTOMIZATION_FILES) {
-      const path = posix.join(overlay, name);
-      const text = await workspace.readFile(path);
-      if (text !== undefined) return { path, text };
-    }
-    return undefined;
-  };
+  const planner = createPlanner(createImageEditor());
+  const source = workspaceSource(workspace);
 
   const openOne = async (edits: readonly ImageEdit[]): Promise<EditOutcome> => {
     const [first] = edits as [ImageEdit];
     const promotionId = first.promotionId;
-    await workspace.sync();
-    if (first.mayHaveLanded) {
-      const landed = await workspace.findPromotionCommit(promotionId, new Date(Date.parse(first.createdAt) - 3_600_000));
-      if (landed) return { promotionId, state: 'committed', commit: landed };
-    }
-    const found = await locate(first.path);
-    if (!found) return { promotionId, state: 'failed', error: `overlay "${first.path}" of environment ${first.env} has no kustomization.yaml on the GitOps branch` };
-    let text = found.text;
-    // Per image, the entry the edits leave (the editor's answer: no re-parse of the file for the check).
-    const entries = new Map<string, ImageEntry>();
-    try {
-      for (const edit of edits) {
-        const result = setImage(text, { name: edit.image, tag: edit.tag });
-        text = result.text;
-        entries.set(edit.image, result.changed ? result.after : result.entry);
+    const plan = await planner.plan(edits, source);
+    const render = async (file: PlannedFile, timeoutMs: number) => renderer.render(posix.join(workspace.dir, posix.dirname(file.path)), { timeoutMs, root: workspace.dir });
+    const diffs: string[] = [];
+    const check = async (file: PlannedFile) => {
+      if (file.edits.length === 0) return;
+      const overlay = posix.dirname(file.path);
+      try {
+        // Large overlays take kustomize minutes (images × resources); the default 30 s would fail them for good.
+        const timeoutMs = await renderBudgetMs(workspace, file.path, file.text);
+        await workspace.writeFile(file.path, file.original);
+        const before = await render(file, timeoutMs).catch(() => '');
+        await workspace.writeFile(file.path, file.text);
+        const after = await render(file, timeoutMs);
+        const entries = [...new Set(file.edits.map((e) => e.image))].flatMap((name) => file.after.get(name) ?? []);
+        checkImages(overlay, await renderedImages(async () => findRenderedImages(after), overlay), entries);
+        diffs.push(await renderedDiff(before, after, overlay, options.gitEnv));
+      } catch (error) {
+        if (isHoistError(error) && error.retryable) throw error;
+        for (const e of file.edits) plan.items.set(e, { state: 'failed', error: toHoistError(error).message });
+        planner.rebuild(file, [], plan.items);
       }
-    } catch (error) {
-      return { promotionId, state: 'failed', error: toHoistError(error).message };
-    }
-    if (text === found.text) {
-      return { promotionId, state: 'skipped', reason: `${first.env} already runs ${edits.map((e) => `${e.image}:${e.tag}`).join(', ')}` };
-    }
-    const dir = posix.join(workspace.dir, first.path);
-    let before: string;
-    let after: string;
-    try {
-      // Large overlays take kustomize minutes (images × resources); the default 30 s would fail them for good.
-      const timeoutMs = await renderBudgetMs(workspace, found.path, text);
-      before = await renderer.render(dir, { timeoutMs }).catch(() => '');
-      await workspace.writeFile(found.path, text);
-      after = await renderer.render(dir, { timeoutMs });
-      checkImages(dir, await renderedImages(async () => findRenderedImages(after), dir), [...entries.values()]);
-    } catch (error) {
-      if (isHoistError(error) && error.retryable) throw error;
-      return { promotionId, state: 'failed', error: toHoistError(error).message };
-    }
-    const message = buildCommitMessage(edits);
-    await workspace.commit(message, [found.path]);
-    const source = mergeRequestBranch(first);
+    };
+    for (const file of plan.files) await check(file);
+    await planner.dropFailedTrains(plan, check);
+    const { changed, landing } = await planner.finish(plan, check);
+    // Nothing to open (already landed, skipped or failed): the plan's own outcome.
+    if (landing.length === 0) return outcomes(edits, new Map(), plan.items, undefined)[0] as EditOutcome;
+    const message = buildCommitMessage(landing);
+    const commit = await workspace.commit(message, changed.map((f) => ({ path: f.path, text: f.text })));
+    const sourceBranch = mergeRequestBranch(first);
     // Forced: a re-run rebuilds the branch on the current head, and the open merge request follows it.
-    await workspace.pushTo(source, { force: true });
-    const diff = await renderedDiff(before, after, first.path, options.gitEnv);
+    await workspace.pushTo(commit, sourceBranch, { force: true });
     const title = message.split('\n')[0] as string;
-    const body = description(edits, diff, first.path);
-    const open = await gitlab.findOpenMergeRequest({ project, sourceBranch: source, targetBranch: branch });
+    const body = description(edits, diffs.filter(Boolean).join('\n'), first.path);
+    const open = await gitlab.findOpenMergeRequest({ project, sourceBranch, targetBranch: branch });
     const mr = open
       ? await gitlab.updateMergeRequest({ project, iid: open.iid, title, description: body })
-      : await gitlab.createMergeRequest({ project, sourceBranch: source, targetBranch: branch, title, description: body, removeSourceBranch: true });
-    logger.info({ promotionId, mergeRequest: mr.iid, branch: source, updated: open !== undefined }, open ? 'merge request updated' : 'merge request opened');
-    return { promotionId, state: 'awaiting-merge', mergeRequest: { iid: mr.iid, url: mr.webUrl, branch: source } };
+      : await gitlab.createMergeRequest({ project, sourceBranch, targetBranch: branch, title, description: body, removeSourceBranch: true });
+    logger.info({ promotionId, mergeRequest: mr.iid, branch: sourceBranch, updated: open !== undefined }, open ? 'merge request updated' : 'merge request opened');
+    return { promotionId, state: 'awaiting-merge', mergeRequest: { iid: mr.iid, url: mr.webUrl, branch: sourceBranch } };
   };
 
   return {
     async apply(edits) {
+      const { kept, superseded } = supersede(edits);
       const byPromotion = new Map<string, ImageEdit[]>();
-      for (const edit of edits) byPromotion.set(edit.promotionId, [...(byPromotion.get(edit.promotionId) ?? []), edit]);
-      const outcomes: EditOutcome[] = [];
+      for (const edit of kept) byPromotion.set(edit.promotionId, [...(byPromotion.get(edit.promotionId) ?? []), edit]);
+      const results = new Map<string, EditOutcome>();
+      // One fetch for the batch: every merge request is built on the same head, none moves the branch.
+      await workspace.sync();
       for (const group of byPromotion.values()) {
+        const promotionId = (group[0] as ImageEdit).promotionId;
         try {
-          outcomes.push(await openOne(group));
+          results.set(promotionId, await openOne(group));
         } catch (error) {
           const e = toHoistError(error);
           // A retryable failure leaves the job to BullMQ's backoff; the rest of the batch still gets its answer.
           if (e.retryable && byPromotion.size === 1) throw e;
-          outcomes.push({ promotionId: (group[0] as ImageEdit).promotionId, state: 'failed', error: e.message });
+          results.set(promotionId, { promotionId, state: 'failed', error: e.message });
         }
       }
-      return outcomes;
+      return [...new Set(edits.map((e) => e.promotionId))].map(
+        (id): EditOutcome => results.get(id) ?? { promotionId: id, state: 'skipped', reason: superseded.get(id) ?? 'superseded in the same batch' },
+      );
     },
   };
 }

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { parse } from 'yaml';
-import { KUSTOMIZATION_FILES, expectedImageRef, findRenderedImages, readImages, type ImageEntry } from '../kustomize/index.js';
+import { KUSTOMIZATION_FILES, expectedImageRef, findRenderedImages, kustomizationData, readImages, type ImageEntry } from '../kustomize/index.js';
 import type { Workspace } from './workspace.js';
 
 export interface RenderInput {
@@ -16,6 +15,8 @@ export interface RenderInput {
   edited: readonly ImageEntry[];
   /** The renderer and its version (`Renderer.identify`): with one, renders are also kept on disk for the next process. */
   renderer?: string | undefined;
+  /** Render for real even when the cache could answer (the last answer is in doubt), and keep the new one. */
+  fresh?: boolean | undefined;
 }
 
 /** Runs the real render; `timeoutMs` is how long this overlay may legitimately take. */
@@ -99,24 +100,18 @@ async function shapeOf(workspace: Workspace, kustomizationPath: string, text: st
   let remote = false;
   let resources = 0;
   let images = 0;
-  const directories = new Map<string, Set<string>>();
-  const isDirectory = async (path: string): Promise<boolean> => {
-    const parent = posix.dirname(path);
-    let names = directories.get(parent);
-    if (!names) {
-      const entries = await readdir(join(workspace.dir, parent), { withFileTypes: true }).catch(() => []);
-      names = new Set(entries.filter((e) => e.isDirectory()).map((e) => e.name));
-      directories.set(parent, names);
-    }
-    return names.has(posix.basename(path));
-  };
+  // From git's trees at the head, like every other input of the key: the working tree is only a cache.
+  const isDirectory = async (path: string): Promise<boolean> => (await workspace.kindOf(path)) === 'dir';
   const visit = async (dir: string, kustomization: string): Promise<void> => {
     visited.add(dir);
     let doc: unknown;
     try {
-      doc = parse(kustomization);
+      doc = kustomizationData(kustomization); // bounded like every read of repo YAML: size, tokens, aliases
     } catch {
-      return; // kustomize will say what is wrong with it
+      // Either kustomize will say what is wrong with it, or it is past Hoist's bounds while kustomize reads it:
+      // then what it names is unknown here, and a key without those inputs could reuse a stale render.
+      remote = true;
+      return;
     }
     const found = referencesOf(doc);
     resources += found.resources;
@@ -236,7 +231,7 @@ export function createRenderCache(workspace: Workspace): RenderCache {
     async images(input, render) {
       await load();
       const shapeText = withoutTags(input.text);
-      const cached = last.get(input.path);
+      const cached = input.fresh ? undefined : last.get(input.path);
       if (cached && cached.renderer === input.renderer && (await keyOf(input, shapeText, cached.shape.inputs)) === cached.key) {
         const images = reuse(cached, input);
         if (images) return [...images];
@@ -245,7 +240,7 @@ export function createRenderCache(workspace: Workspace): RenderCache {
       const shape = await shapeOf(workspace, input.path, input.text);
       const key = await keyOf(input, shapeText, shape.inputs);
       const output = await render({ timeoutMs: budgetMs(shape) });
-      const images = findRenderedImages(output);
+      const images = await findRenderedImages(output);
       if (!shape.remote && retaggable(output, images)) {
         last.set(input.path, { renderer: input.renderer, key, shape, images, refs: refsOf(readImages(input.text)), textHash: sha256(input.text) });
         // Losing the file only costs a render later.

@@ -3,11 +3,20 @@ import type { HttpEnv } from './types.js';
 
 export type CheckResult = { ok: true } | { ok: false; reason: string };
 
+/** Something wrong that does not make the process unready (a Redis that keeps nothing still queues jobs). */
+export interface ReadinessWarning {
+  check: string;
+  risk: string;
+  message: string;
+}
+
 export interface ReadinessDeps {
   /** Named checks; each must answer quickly (they run on every probe, with their own timeouts). */
   checks: Record<string, () => Promise<CheckResult>>;
   /** False once shutdown began, so load balancers stop sending before the server closes. */
   accepting: () => boolean;
+  /** Shown in every answer while there are any; they never turn readiness to 503. */
+  warnings?: () => readonly ReadinessWarning[];
 }
 
 export function health(deps: ReadinessDeps) {
@@ -19,6 +28,7 @@ export function health(deps: ReadinessDeps) {
       const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!.ok ? 'ok' : (results[i] as { reason: string }).reason]));
       const ready = deps.accepting() && results.every((r) => r.ok);
       if (!deps.accepting()) checks.shutdown = 'shutting down';
-      return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
+      const warnings = deps.warnings?.() ?? [];
+      return c.json({ status: ready ? 'ready' : 'not ready', checks, ...(warnings.length > 0 ? { warnings } : {}) }, ready ? 200 : 503);
     });
 }

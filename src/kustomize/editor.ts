@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { CST, Node as YamlNode, Pair, YAMLMap, YAMLSeq } from 'yaml';
 import { HoistError } from '../errors.js';
+import { MAX_YAML_ALIASES } from './bounded-yaml.js';
 import { isPlainSafe, isValidDigest, isValidImageName, isValidTag } from './image-ref.js';
 import { findPair, invalid, parseKustomization } from './kustomization.js';
 import type { ImageEntry, ParsedEntry, ParsedKustomization } from './kustomization.js';
@@ -73,6 +74,8 @@ function editParsed(text: string, parsed: ParsedKustomization, change: ImageChan
 
 export interface ImageEditor {
   setImage(text: string, change: ImageChange): EditResult;
+  /** The `images:` entries of a text, from memory when the editor read or wrote it, else parsed. */
+  entries(text: string): ImageEntry[];
 }
 
 /**
@@ -179,6 +182,10 @@ export function createImageEditor(options: { remember?: number } = {}): ImageEdi
       const { result, reparsed } = editParsed(text, parsed, change);
       if (reparsed) remember(indexOf(result.text, reparsed));
       return result;
+    },
+    entries(text) {
+      const index = lookup(text) ?? remember(indexOf(text, parseKustomization(text)));
+      return index.entries.map((e) => ({ ...e.entry }));
     },
   };
 }
@@ -548,8 +555,9 @@ function verifyEdit(
   let before: unknown;
   let after: unknown;
   try {
-    before = parsed.doc.toJS({ maxAliasCount: -1 });
-    after = reparsed.doc.toJS({ maxAliasCount: -1 });
+    // Both parses passed checkDocument: their aliases expand within the bound, never to a bomb.
+    before = parsed.doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    after = reparsed.doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (error) {
     throw refuse('cannot compare documents', error);
   }

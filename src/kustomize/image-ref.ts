@@ -1,7 +1,11 @@
 import { parse } from 'yaml';
 
 // OCI distribution spec: a tag is at most 128 characters and cannot start with '.' or '-'.
+// The one definition of a tag: the API, chat, deploy reports and tag templates all check with isValidTag.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+export const MAX_TAG_LENGTH = 128;
+/** The rule in words, for refusals. */
+export const TAG_RULE = '[A-Za-z0-9_][A-Za-z0-9._-]{0,127}';
 // OCI image spec digest grammar, with a floor on the encoded length so truncated digests are caught early.
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 // Registered algorithms have a fixed encoding; kustomize would render anything else and the pull would fail.

@@ -74,8 +74,8 @@ items:
 `;
 
 describe('findRenderedImages', () => {
-  it('finds container images in every workload shape, once each', () => {
-    expect(findRenderedImages(RENDERED)).toEqual([
+  it('finds container images in every workload shape, once each', async () => {
+    expect(await findRenderedImages(RENDERED)).toEqual([
       'registry.example.com:5000/group/web:v2',
       `envoyproxy/envoy@sha256:${'d'.repeat(64)}`,
       'busybox:1.36',
@@ -85,9 +85,9 @@ describe('findRenderedImages', () => {
     ]);
   });
 
-  it('returns nothing for output without containers', () => {
-    expect(findRenderedImages('')).toEqual([]);
-    expect(findRenderedImages('apiVersion: v1\nkind: Service\nmetadata: {name: s}\n')).toEqual([]);
+  it('returns nothing for output without containers', async () => {
+    expect(await findRenderedImages('')).toEqual([]);
+    expect(await findRenderedImages('apiVersion: v1\nkind: Service\nmetadata: {name: s}\n')).toEqual([]);
   });
 });
 
@@ -135,6 +135,19 @@ describe('checkRendered with a stub renderer', () => {
   });
 });
 
+function configMaps(count: number, valueBytes: number): string {
+  return Array.from({ length: count }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\ndata:\n  blob: ${'x'.repeat(valueBytes)}\n`).join('---\n');
+}
+
+function deployments(count: number): string {
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-${i}\nspec:\n  selector:\n    matchLabels: {app: app-${i}}\n` +
+      `  template:\n    metadata:\n      labels: {app: app-${i}}\n    spec:\n      containers:\n      - name: app\n        image: registry.example.com/group/app-${i}:v${i}\n`,
+  ).join('---\n');
+}
+
 describe('createKustomizeRenderer against a real kustomize', () => {
   let dir = '';
   const renderer = createKustomizeRenderer();
@@ -179,7 +192,7 @@ spec:
     const edited = setImage('# production\nresources:\n- ../base\n', { name: 'registry.example.com:5000/group/web', tag: '1e345678' });
     const path = await overlay('prod', edited.text);
     const rendered = await renderer.render(path);
-    expect(findRenderedImages(rendered)).toEqual(['registry.example.com:5000/group/web:1e345678']);
+    expect(await findRenderedImages(rendered)).toEqual(['registry.example.com:5000/group/web:1e345678']);
     await expect(checkRendered(renderer, path, edited.changed ? [edited.after] : [])).resolves.toBeUndefined();
   });
 
@@ -190,7 +203,7 @@ spec:
       digest,
     });
     const path = await overlay('pinned', edited.text);
-    expect(findRenderedImages(await renderer.render(path))).toEqual([`registry.example.com:5000/group/web@${digest}`]);
+    expect(await findRenderedImages(await renderer.render(path))).toEqual([`registry.example.com:5000/group/web@${digest}`]);
   });
 
   it('reports an image no container uses', async () => {
@@ -235,7 +248,7 @@ spec:
     }
     const path = await overlay('explicit', 'resources:\n- ../base\n');
     const output = await createKustomizeRenderer({ command: [bundled, 'build'] }).render(path);
-    expect(findRenderedImages(output)).toEqual(['registry.example.com:5000/group/web:v1']);
+    expect(await findRenderedImages(output)).toEqual(['registry.example.com:5000/group/web:v1']);
   });
 
   it('explains how to install kustomize when the command is missing', async () => {
@@ -243,6 +256,65 @@ spec:
     const error = await hoistFailure(createKustomizeRenderer({ command: ['hoist-no-such-kustomize', 'build'] }).render(path));
     expect(error.code).toBe('render_failed');
     expect(error.message).toMatch(/not found; install kustomize/);
+  });
+
+  it('stops a render that prints more than the cap, and fails saying so', async () => {
+    // 300 ConfigMaps of 8 KB each: about 2.5 MiB of output against a 1 MiB cap.
+    const path = await overlay('loud', 'resources:\n- configmaps.yaml\n');
+    await writeFile(join(path, 'configmaps.yaml'), configMaps(300, 8_000));
+    const error = await hoistFailure(createKustomizeRenderer({ maxOutputBytes: 1024 * 1024 }).render(path));
+    expect(error.code).toBe('render_failed');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/ printed more than 1 MiB, the most Hoist reads of a render; it was stopped$/);
+    // The same overlay under the default cap (64 MiB) renders.
+    expect((await renderer.render(path)).length).toBeGreaterThan(2 * 1024 * 1024);
+  });
+
+  it('finds every image of a large render, letting other work run while it reads', async () => {
+    // About 4 MB: 500 Deployments and 20 ConfigMaps of 200 KB.
+    const path = await overlay('large', 'resources:\n- deployments.yaml\n- configmaps.yaml\n');
+    await writeFile(join(path, 'deployments.yaml'), deployments(500));
+    await writeFile(join(path, 'configmaps.yaml'), configMaps(20, 200_000));
+    const output = await renderer.render(path);
+    expect(output.length).toBeGreaterThan(4_000_000);
+    const otherWork = new Promise<'other work ran'>((resolve) => setImmediate(() => resolve('other work ran')));
+    const images = findRenderedImages(output);
+    // Without yielding, the whole output would be read before any other callback could run.
+    expect(await Promise.race([images.then(() => 'images found'), otherWork])).toBe('other work ran');
+    const found = await images;
+    expect(found).toHaveLength(500);
+    expect(new Set(found)).toEqual(new Set(Array.from({ length: 500 }, (_, i) => `registry.example.com/group/app-${i}:v${i}`)));
+  });
+
+  it('names the overlay relative to root, never the local clone path', async () => {
+    const root = join(dir, 'clone');
+    await mkdir(join(root, 'overlays', 'dev'), { recursive: true });
+    await writeFile(join(root, 'overlays', 'dev', 'kustomization.yaml'), 'resources:\n- missing.yaml\n');
+    const path = join(root, 'overlays', 'dev');
+    const error = await hoistFailure(renderer.render(path, { root }));
+    expect(error.code).toBe('render_failed');
+    expect(error.message).toMatch(/^(kubectl kustomize|kustomize build) overlays\/dev failed: /);
+    expect(error.message).toContain('overlays/dev/missing.yaml');
+    expect(error.message).not.toContain(dir);
+    expect(JSON.stringify(error.details)).not.toContain(dir);
+    // Without root, the message is as before: the absolute path (what `hoist validate` shows for a local checkout).
+    expect((await hoistFailure(renderer.render(path))).message).toContain(path);
+
+    const missing = await hoistFailure(renderer.render(join(root, 'overlays', 'qa'), { root }));
+    expect(missing.message).toBe('overlay directory overlays/qa does not exist');
+
+    await mkdir(join(root, 'base'), { recursive: true });
+    await writeFile(join(root, 'base', 'deployment.yaml'), deployment);
+    await writeFile(join(root, 'base', 'kustomization.yaml'), 'resources:\n- deployment.yaml\n');
+    await writeFile(join(root, 'overlays', 'dev', 'kustomization.yaml'), 'resources:\n- ../../base\n');
+    const unrendered = await hoistFailure(checkRendered(renderer, path, [{ name: 'registry.example.com:5000/group/api', newTag: 'v2' }], { root }));
+    expect(unrendered.code).toBe('image_not_rendered');
+    expect(unrendered.message).toMatch(/^overlay overlays\/dev does not render registry.example.com:5000\/group\/api:v2/);
+    expect(JSON.stringify([unrendered.message, unrendered.details])).not.toContain(dir);
+
+    const slow = createKustomizeRenderer({ command: [process.execPath, '-e', 'setTimeout(() => {}, 20000)'], timeoutMs: 200 });
+    const timedOut = await hoistFailure(slow.render(path, { root }));
+    expect(timedOut.message).toBe(`${process.execPath} -e setTimeout(() => {}, 20000) overlays/dev timed out after 200 ms`);
   });
 
   it('kills a render that exceeds its timeout', async () => {

@@ -10,6 +10,8 @@ export interface Metrics {
   promotionDuration: Histogram<'env'>;
   pushRetries: Counter;
   gateWaits: Counter<'env' | 'gate'>;
+  /** 1 for each way Redis may lose accepted promotions (`no_persistence`, `eviction`, `unknown`), else 0. */
+  redisPersistenceRisk: Gauge<'risk'>;
   /** Registers a collector that reads job counts per state when Prometheus scrapes. */
   watchQueue(name: string, counts: () => Promise<Record<string, number>>): void;
 }
@@ -45,6 +47,12 @@ export function createMetrics(): Metrics {
     }),
     pushRetries: new Counter({ name: 'hoist_push_retries_total', help: 'Pushes re-applied because the GitOps branch moved', registers: [registry] }),
     gateWaits: new Counter({ name: 'hoist_gate_waits_total', help: 'Gate checks that found a gate still closed', labelNames: ['env', 'gate'], registers: [registry] }),
+    redisPersistenceRisk: new Gauge({
+      name: 'hoist_redis_persistence_risk',
+      help: 'Whether Redis may lose accepted promotions, checked at start-up: no_persistence, eviction, or unknown (CONFIG refused)',
+      labelNames: ['risk'],
+      registers: [registry],
+    }),
     watchQueue: (name, counts) => void queues.set(name, counts),
   };
 }

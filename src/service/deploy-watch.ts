@@ -6,7 +6,6 @@ import { applicationName, matchApplication } from '../argocd/names.js';
 import type { HealthSource, RepoReader } from '../domain/ports.js';
 import type { App, Environment, Promotion } from '../domain/types.js';
 import { toHoistError } from '../errors.js';
-import { parseTrailerGroups } from '../gitops/commit-message.js';
 import type { DeploymentReports } from '../store/deployment-reports.js';
 import type { PromotionStore } from '../store/promotion-store.js';
 import { DEPLOY_JOB, type FollowupJob } from './promotion-job.js';
@@ -69,8 +68,9 @@ export function createDeployWatch(deps: DeployWatchDeps) {
     const indexed = id ? await store.get(id) : undefined;
     if (matches(indexed)) return indexed;
     // The index is written just after the commit is recorded; a report can arrive in between.
-    for (const commit of await reader.history(HISTORY_LOOKBACK)) {
-      const group = parseTrailerGroups(commit.message).find((g) => g.env === env.name && g.app === app);
+    // Only Hoist's own (signed) commits say which promotion landed a tag.
+    for (const commit of await reader.history([env.path], HISTORY_LOOKBACK)) {
+      const group = commit.trusted ? commit.groups.find((g) => g.env === env.name && g.app === app) : undefined;
       if (!group) continue;
       if (group.tag !== tag) return undefined;
       const found = await store.get(group.promotion);

@@ -77,7 +77,13 @@ export function createPipelineIntake(deps: PipelineIntakeDeps) {
           const { promotion } = await deps.store.ensure({ ...request, id, state: 'queued', createdAt, updatedAt: createdAt, attempts: 0 });
           promotions.push({ id, app: request.app, env: request.env, tag: promotion.tag, state: promotion.state });
         } catch (cause) {
-          throw new HoistError('unavailable', 'the job queue (Redis) is not reachable; the webhook was not stored, please retry', { cause, retryable: true });
+          // A write whose answer timed out may still have landed in Redis: say so, and why a resend is safe anyway.
+          throw new HoistError(
+            'unavailable',
+            'the job queue (Redis) is unreachable or did not answer in time, so the webhook may or may not have been stored; ' +
+              'resending it with the same Idempotency-Key is always safe: it maps onto the same job',
+            { cause, retryable: true },
+          );
         }
       }
       return { kind: 'accepted', promotions, ignored };

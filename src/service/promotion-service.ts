@@ -43,7 +43,8 @@ export interface PromotionView {
   updatedAt: string;
 }
 
-export interface HistoryEntry {
+/** A promotion Hoist landed, read from its own signed commit. */
+export interface LandedEntry {
   commit: string;
   date: string;
   app: string;
@@ -56,6 +57,30 @@ export interface HistoryEntry {
   requestedBy?: string;
   approvedBy: string[];
 }
+
+/**
+ * A commit Hoist did not sign that changed an environment's overlay: who it says made it and what it changed
+ * (an app's image entry, or other files). Shown so nobody is surprised; it never grants anything.
+ */
+export interface OutsideEntry {
+  commit: string;
+  date: string;
+  kind: 'outside';
+  env: string;
+  /** The commit's own author line: whatever its maker wrote. */
+  author: string;
+  subject: string;
+  /** The overlay files it changed. */
+  paths: string[];
+  app?: string;
+  image?: string;
+  /** The image entry's tag after and before the commit (null: none). */
+  tag?: string | null;
+  previousTag?: string | null;
+  digest?: string;
+}
+
+export type HistoryEntry = LandedEntry | OutsideEntry;
 
 export interface EnvironmentStatus {
   commit: string;

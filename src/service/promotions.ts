@@ -3,12 +3,12 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { mayApprove, mayPromote, type Rbac } from '../domain/access.js';
 import { evaluateGates, type Health } from '../domain/gates.js';
-import type { HealthSource, RepoReader } from '../domain/ports.js';
+import { firstTrusted, hasBeenIn, landingsOf, outsideChangesOf, type Landing } from '../domain/history.js';
+import type { HealthSource, HistoryCommit, RepoReader } from '../domain/ports.js';
 import { PENDING_STATES, TERMINAL_STATES, type App, type Environment, type Promotion, type PromotionItem, type PromotionKind } from '../domain/types.js';
 import { HoistError } from '../errors.js';
-import { parseTrailerGroups, type TrailerGroup } from '../gitops/commit-message.js';
 import type { PromotionStore } from '../store/promotion-store.js';
-import type { Actor, HistoryEntry, PromotionService, PromotionView } from './promotion-service.js';
+import type { Actor, HistoryEntry, LandedEntry, OutsideEntry, PromotionService, PromotionView } from './promotion-service.js';
 import { GATE_JOB, PROMOTE_JOB, type GateJob, type PromotionJob } from './promotion-job.js';
 
 export interface PromotionServiceDeps {
@@ -30,13 +30,10 @@ export interface PromotionServiceDeps {
   onCancelled?: (p: Promotion) => Promise<void>;
 }
 
-/** How many of Hoist's commits the chain check, rollbacks and history look back through. */
+/** How many commits that touched an overlay the chain check, rollbacks and history look back through. */
 const HISTORY_LIMIT = 2_000;
 
-interface HistoryGroup extends TrailerGroup {
-  commit: string;
-  date: string;
-}
+const HISTORY_KINDS = new Set(['pipeline', 'manual', 'gated', 'rollback']);
 
 function kindOf(p: Promotion): PromotionKind {
   return p.source.kind;
@@ -110,8 +107,15 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
     if (!verdict.ok) throw new HoistError('forbidden', verdict.reason);
   };
 
-  const historyGroups = async (): Promise<HistoryGroup[]> =>
-    (await reader.history(HISTORY_LIMIT)).flatMap((c) => parseTrailerGroups(c.message).map((g) => ({ ...g, commit: c.commit, date: c.date })));
+  /** Every commit that touched an overlay, each judged Hoist's own (signed) or an outside change. */
+  const readHistory = (): Promise<HistoryCommit[]> => reader.history([...new Set(deps.environments.map((e) => e.path))], HISTORY_LIMIT);
+
+  /** What the environment ran before Hoist's first commit the history reaches, per app (empty when Hoist wrote nothing). */
+  const seedTags = async (commits: readonly HistoryCommit[], env: Environment): Promise<Map<string, string | undefined>> => {
+    const first = firstTrusted(commits);
+    const images = first ? await reader.imagesAt(`${first}^`, env.path) : undefined;
+    return new Map(deps.apps.map((a) => [a.name, images?.find((i) => i.name === a.image)?.tag]));
+  };
 
   const currentTags = async (envs: readonly Environment[]): Promise<Map<string, Map<string, string | undefined>>> => {
     const snapshot = await reader.snapshot(Object.fromEntries(envs.map((e) => [e.name, e.path])));
@@ -124,9 +128,13 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
     return out;
   };
 
-  const enqueuePromote = (p: Promotion) => deps.queue.add(PROMOTE_JOB, { promotionId: p.id, createdAt: p.createdAt }, { jobId: p.id });
+  // A queue that does not answer is Redis being away (503); the record is stored, so asking again is safe.
+  const queueDown = (cause: unknown): never => {
+    throw new HoistError('unavailable', `the job queue (Redis) is unreachable or did not answer in time; the request may or may not have been queued: ${(cause as Error).message}`, { cause });
+  };
+  const enqueuePromote = (p: Promotion) => deps.queue.add(PROMOTE_JOB, { promotionId: p.id, createdAt: p.createdAt }, { jobId: p.id }).catch(queueDown);
   const enqueueGateCheck = (id: string, delayMs = 0) =>
-    deps.gateQueue.add(GATE_JOB, { promotionId: id }, { delay: Math.max(0, Math.round(delayMs)), removeOnComplete: true, removeOnFail: 100 });
+    deps.gateQueue.add(GATE_JOB, { promotionId: id }, { delay: Math.max(0, Math.round(delayMs)), removeOnComplete: true, removeOnFail: 100 }).catch(queueDown);
 
   /** Hands a promotion on to what comes next: its gates, or the writer. */
   const advance = async (p: Promotion) => {
@@ -179,14 +187,16 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
   /** A rollback is a new commit that puts back a tag from the environment's own history. */
   const startRollback = async (env: Environment, app: App, wanted: string | undefined, by: { by: string; via: string }, why?: string): Promise<Promotion> => {
     const current = (await currentTags([env])).get(env.name)?.get(app.name);
-    const ran = (await historyGroups()).filter((g) => g.app === app.name && g.env === env.name);
+    const commits = await readHistory();
+    // Only Hoist's own commits and the state before Hoist's first one count: an outside commit never makes a target.
+    const ran = landingsOf(commits).filter((g) => g.app === app.name && g.env === env.name);
     let tag = wanted;
-    const seeded = ran.length > 0 ? (await reader.imagesAt(`${ran[ran.length - 1]!.commit}^`, env.path))?.find((i) => i.name === app.image)?.tag : undefined;
+    const seeded = (await seedTags(commits, env)).get(app.name);
     if (tag !== undefined && !ran.some((g) => g.tag === tag) && tag !== seeded) {
-      throw new HoistError('bad_request', `${env.name} never ran ${app.name}:${tag} (rollbacks go back to a tag from the environment's own history)`);
+      throw new HoistError('bad_request', `${env.name} never ran ${app.name}:${tag} as far as Hoist's signed history goes (rollbacks go back to a tag Hoist landed there, or the one it ran before Hoist's first commit)`);
     }
     tag ??= ran.find((g) => g.tag !== current)?.tag;
-    // Before Hoist's first promotion there, the environment ran what that commit's parent had.
+    // Before Hoist's first commit, the environment ran what that commit's parent had.
     if (tag === undefined && seeded !== current) tag = seeded;
     if (!tag) throw new HoistError('conflict', `${env.name}'s history holds no earlier tag of ${app.name} than ${current ?? 'none'}`);
     if (tag === current) throw new HoistError('conflict', `${env.name} already runs ${app.name}:${tag}`);
@@ -217,17 +227,20 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
       const from = env.from ? envNamed(env.from) : undefined;
       if (!from && !input.tag) throw new HoistError('bad_request', `${env.name} has no "from" environment to take the tag from: name the tag`);
       const tags = await currentTags(from ? [env, from] : [env]);
-      const history = await historyGroups();
+      const commits = await readHistory();
+      const landings = landingsOf(commits);
+      const seeds = from ? await seedTags(commits, from) : undefined;
       const items: PromotionItem[] = [];
       let provenance: string | undefined;
       for (const app of apps) {
         const fromTag = from ? tags.get(from.name)?.get(app.name) : undefined;
         const tag = input.tag ?? fromTag;
         if (!tag) throw new HoistError('bad_request', `${from?.name ?? env.name} runs no tag of ${app.name} to promote`);
-        if (from && tag !== fromTag && !history.some((g) => g.app === app.name && g.env === from.name && g.tag === tag)) {
-          throw new HoistError('bad_request', `${app.name}:${tag} has never been in ${from.name}; a promotion never skips the chain (promote it to ${from.name} first)`);
+        if (from && !hasBeenIn(tag, { commits, env: from, app, current: fromTag, seed: seeds?.get(app.name) })) {
+          const why = tag === fromTag ? `; ${from.name} runs it, but only because of a commit Hoist did not sign (an outside change grants nothing)` : '';
+          throw new HoistError('bad_request', `${app.name}:${tag} has never been in ${from.name}${why}; a promotion never skips the chain (promote it to ${from.name} first)`);
         }
-        provenance ??= history.find((g) => g.app === app.name && g.tag === tag && /^https?:\/\//.test(g.source))?.source;
+        provenance ??= landings.find((g) => g.app === app.name && g.tag === tag && /^https?:\/\//.test(g.source))?.source;
         items.push({ app: app.name, image: app.image, tag });
       }
       if (items.every((i) => tags.get(env.name)?.get(i.app) === i.tag)) {
@@ -323,22 +336,33 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
     async history(filter) {
       if (filter.app !== undefined) appNamed(filter.app);
       if (filter.env !== undefined) envNamed(filter.env);
-      return (await historyGroups())
-        .filter((g) => (filter.app === undefined || g.app === filter.app) && (filter.env === undefined || g.env === filter.env))
-        .map(
-          (g): HistoryEntry => ({
-            commit: g.commit,
-            date: g.date,
-            app: g.app,
-            env: g.env,
-            tag: g.tag,
-            promotion: g.promotion,
-            kind: (['pipeline', 'manual', 'gated', 'rollback'].includes(g.kind) ? g.kind : 'pipeline') as HistoryEntry['kind'],
-            source: g.source,
-            ...(g.requestedBy ? { requestedBy: g.requestedBy.replace(/ \([^)]*\)$/, '') } : {}),
-            approvedBy: g.approvedBy,
-          }),
-        );
+      const commits = await readHistory();
+      const landed = landingsOf(commits).map(
+        (g): HistoryEntry => ({
+          commit: g.commit,
+          date: g.date,
+          app: g.app,
+          env: g.env,
+          tag: g.tag,
+          promotion: g.promotion,
+          kind: (HISTORY_KINDS.has(g.kind) ? g.kind : 'pipeline') as LandedEntry['kind'],
+          source: g.source,
+          ...(g.requestedBy ? { requestedBy: g.requestedBy.replace(/ \([^)]*\)$/, '') } : {}),
+          approvedBy: g.approvedBy,
+        }),
+      );
+      // An image entry names the app(s) configured with that image; a change of other files names none.
+      const outside = outsideChangesOf(commits, deps.environments).flatMap((c): HistoryEntry[] => {
+        const entry: OutsideEntry = { commit: c.commit, date: c.date, kind: 'outside', env: c.env, author: c.author, subject: c.subject, paths: c.paths };
+        if (c.image === undefined) return [entry];
+        const named = deps.apps.filter((a) => a.image === c.image);
+        const change = { image: c.image, tag: c.after?.tag ?? null, previousTag: c.before?.tag ?? null, ...(c.after?.digest ? { digest: c.after.digest } : {}) };
+        return named.length > 0 ? named.map((a) => ({ ...entry, app: a.name, ...change })) : [{ ...entry, ...change }];
+      });
+      const order = new Map(commits.map((c, i) => [c.commit, i]));
+      return [...landed, ...outside]
+        .filter((e) => (filter.env === undefined || e.env === filter.env) && (filter.app === undefined || e.app === filter.app || (e.kind === 'outside' && e.app === undefined)))
+        .sort((a, b) => (order.get(a.commit) ?? 0) - (order.get(b.commit) ?? 0));
     },
 
     async checkGates(id) {
@@ -357,7 +381,7 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
           await store.transact(id, (cur) => (cur.state === 'waiting' ? { state: 'cancelled', reason: `${from.name} no longer runs ${gone.map((i) => `${i.app}:${i.tag}`).join(', ')}` } : {}));
           return;
         }
-        const groupsInFrom = (await historyGroups()).filter((g) => g.env === from.name);
+        const groupsInFrom: Landing[] = landingsOf(await readHistory()).filter((g) => g.env === from.name);
         const landings = items.map((i) => groupsInFrom.find((g) => g.app === i.app && g.tag === i.tag)?.date).filter((d): d is string => d !== undefined);
         if (landings.length === items.length) landedAt = new Date(Math.max(...landings.map((d) => Date.parse(d))));
         for (const i of items) health.push(await deps.health.status(from.name, i.app, i.tag));

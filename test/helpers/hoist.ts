@@ -50,7 +50,10 @@ export interface TestHoist extends Hoist {
 }
 
 /** A real Hoist on the suite's redis-server, a temp data dir and its own Redis key prefix. */
-export async function startTestHoist(config: HoistConfig | string, options: { role?: HoistRole; prefix?: string; now?: () => Date } = {}): Promise<TestHoist> {
+export async function startTestHoist(
+  config: HoistConfig | string,
+  options: { role?: HoistRole; prefix?: string; now?: () => Date; /** another Redis than the suite's */ redisUrl?: string } = {},
+): Promise<TestHoist> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hoist-data-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -64,7 +67,7 @@ export async function startTestHoist(config: HoistConfig | string, options: { ro
   const parsed: HoistConfig = { ...base, queue: { ...base.queue, prefix } };
   const hoist = createHoist({
     config: parsed,
-    redisUrl: inject('redisUrl'),
+    redisUrl: options.redisUrl ?? inject('redisUrl'),
     dataDir,
     logger: pino({ level: 'debug' }, destination),
     gitBaseEnv: TEST_GIT_ENV,

@@ -22,14 +22,28 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts a real redis-server on a free loopback port; BullMQ needs noeviction. */
-export async function startRedisServer(options: { port?: number; appendOnly?: boolean; dir?: string } = {}): Promise<RedisServerHandle> {
+export interface RedisServerOptions {
+  port?: number;
+  appendOnly?: boolean;
+  dir?: string;
+  /** BullMQ needs noeviction, the default; another policy plays a misconfigured managed Redis. */
+  maxmemoryPolicy?: string;
+  /** Disables CONFIG (`--rename-command CONFIG ""`), as managed Redis offerings often do. */
+  disableConfig?: boolean;
+  /** Appended last, so they win over the defaults above (e.g. the arguments a manifest gives redis-server). */
+  extraArgs?: readonly string[];
+}
+
+/** Starts a real redis-server on a free loopback port. */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'hoist-redis-')));
   const ownsDir = options.dir === undefined;
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir,
-    '--appendonly', options.appendOnly ? 'yes' : 'no', '--maxmemory-policy', 'noeviction',
+    '--appendonly', options.appendOnly ? 'yes' : 'no', '--maxmemory-policy', options.maxmemoryPolicy ?? 'noeviction',
+    ...(options.disableConfig ? ['--rename-command', 'CONFIG', ''] : []),
+    ...(options.extraArgs ?? []),
   ];
   const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {

@@ -191,6 +191,23 @@ describe('API writer (write: api, through the GitLab Commits API)', () => {
     expect(commitPosts()).toHaveLength(1);
   });
 
+  it('believes only commits by Hoist\'s own author: forged trailers from anyone else neither block nor "already land"', async () => {
+    // Someone else commits through the API a tag no pipeline built, with Hoist's trailers: pipeline 99, promotion p-1.
+    const forged = `promote web to dev: 9.9.9\n\nHoist-App: web\nHoist-Env: dev\nHoist-Tag: 9.9.9\nHoist-Promotion: p-1\nHoist-Source: https://gitlab.example.com/group/web/-/pipelines/99\n`;
+    await createGitlabApi({ url: stub.url, token: TOKEN }).createCommit({
+      project: PROJECT,
+      branch: 'main',
+      message: forged,
+      actions: [{ action: 'update', filePath: 'overlays/dev/kustomization.yaml', content: overlay('dev', '9.9.9') }],
+      authorName: 'Mallory',
+      authorEmail: 'mallory@example.invalid',
+    });
+    const outcomes = await writer().apply([edit({ promotionId: 'p-1', tag: '1.1.0', source: pipeline(20), mayHaveLanded: true })]);
+    expect(outcomes).toEqual([{ promotionId: 'p-1', state: 'committed', commit: stub.commits(PROJECT, 'main')[0]?.id }]);
+    expect(stub.commits(PROJECT, 'main')[0]).toMatchObject({ authorName: 'Hoist' });
+    expect(stub.file(PROJECT, 'overlays/dev/kustomization.yaml')?.content).toContain('"1.1.0"');
+  });
+
   it('throws a non-retryable error when GitLab forbids the commit', async () => {
     stub.failNext('POST', /\/repository\/commits$/, 403, { message: '403 Forbidden' });
     const error = await hoistFailure(writer().apply([edit({ promotionId: 'p-1', tag: '1.1.0' })]));

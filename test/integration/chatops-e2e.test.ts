@@ -31,7 +31,7 @@ environments:
 rbac:
   promote: { prod: [alice], "*": ["*"] }
 chatops:
-  slack: { signingSecret: ${SLACK_SECRET} }
+  slack: { signingSecret: ${SLACK_SECRET}, responseHosts: ["127.0.0.1"] }   # the local server below plays hooks.slack.com
   mattermost: { token: ${MM_TOKEN} }
   users: { U024BE7LH: alice, U0BOB: bob, aoa1agao6t8fmx3ikt1j9w5ybw: carol }
 apps:

@@ -1,18 +1,22 @@
 /**
  * The chat endpoints end to end over HTTP, with real form bodies derived from Slack's and
- * Mattermost's documented requests (test/fixtures/chat), Slack's response_url played by a local
- * HTTP server that records what Hoist posts, and an in-test PromotionService (our own interface)
- * that records calls and answers with canned views.
+ * Mattermost's documented requests (test/fixtures/chat), the response_url played by a local
+ * HTTP server that records what Hoist posts, Slack's replay guard on the suite's real Redis, and an
+ * in-test PromotionService (our own interface) that records calls and answers with canned views.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { HoistError } from '../../src/errors.js';
-import { chatops } from '../../src/http/chatops.js';
+import { chatops, type ChatopsDeps } from '../../src/http/chatops.js';
+import { createRedisConnection } from '../../src/queue/connection.js';
+import { createReplayGuard } from '../../src/store/replay-guard.js';
 import type { Actor, EnvironmentStatus, HistoryEntry, PromotionService, PromotionView } from '../../src/service/promotion-service.js';
 import { PROJECT_ROOT } from '../helpers/git-repos.js';
 
@@ -60,6 +64,8 @@ interface Posted {
 
 let responseServer: Server;
 let responseBase: string;
+/** host:port of the recording server, as it goes into responseHosts. */
+let responseHost: string;
 const posted: Posted[] = [];
 
 async function waitForPosts(count: number, timeoutMs = 5_000): Promise<Posted[]> {
@@ -69,6 +75,17 @@ async function waitForPosts(count: number, timeoutMs = 5_000): Promise<Posted[]>
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return posted;
+}
+
+/** The first log line whose message matches, once it has been written (replies go out after the answer). */
+async function waitForLog(message: RegExp, timeoutMs = 5_000): Promise<(typeof logs)[number]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const line = logs.find((l) => message.test(l.msg));
+    if (line) return line;
+    if (Date.now() > until) throw new Error(`no log line matching ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Lets detached work run, so "nothing happened" is checked after it would have. */
@@ -85,9 +102,18 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => responseServer.listen(0, '127.0.0.1', resolve));
-  responseBase = `http://127.0.0.1:${(responseServer.address() as AddressInfo).port}`;
+  responseHost = `127.0.0.1:${(responseServer.address() as AddressInfo).port}`;
+  responseBase = `http://${responseHost}`;
 });
 afterAll(() => new Promise<void>((resolve) => responseServer.close(() => resolve())));
+
+let redis: Redis;
+beforeAll(() => {
+  redis = new Redis(inject('redisUrl'));
+});
+afterAll(async () => {
+  await redis.quit();
+});
 
 // --- the service ----------------------------------------------------------------------------------
 
@@ -186,18 +212,36 @@ class RecordingService implements PromotionService {
 
 let service: RecordingService;
 let app: ReturnType<typeof chatops>;
+/** Each test's own replay-guard keys: the tests sign the same bodies at the same instant. */
+let prefix: string;
+let logs: Array<{ level: number; msg: string; reason?: string; host?: string; status?: number }>;
+
+/** The endpoints as a test needs them; by default both platforms may post to the recording server. */
+function chatApp(overrides: Partial<ChatopsDeps> = {}): ReturnType<typeof chatops> {
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      logs.push(JSON.parse(chunk.toString()) as (typeof logs)[number]);
+      callback();
+    },
+  });
+  return chatops({
+    service,
+    slack: { signingSecret: SIGNING_SECRET, responseHosts: [responseHost] },
+    mattermost: { token: MATTERMOST_TOKEN, responseHosts: [responseHost] },
+    users: USERS,
+    replayGuard: createReplayGuard(redis, prefix),
+    logger: pino({ level: 'warn' }, destination),
+    now: () => NOW_MS,
+    ...overrides,
+  });
+}
 
 beforeEach(() => {
   posted.length = 0;
+  logs = [];
+  prefix = `t${randomUUID().slice(0, 8)}`;
   service = new RecordingService();
-  app = chatops({
-    service,
-    slack: { signingSecret: SIGNING_SECRET },
-    mattermost: { token: MATTERMOST_TOKEN },
-    users: USERS,
-    logger: pino({ level: 'silent' }),
-    now: () => NOW_MS,
-  });
+  app = chatApp();
 });
 
 // --- Slack requests ------------------------------------------------------------------------------
@@ -458,20 +502,171 @@ describe('POST /slack: request verification', () => {
     expect(res.status).toBe(200);
   });
 
-  it('refuses bodies over 64 KiB with 413', async () => {
-    const b = slashBody(`status ${'x'.repeat(70 * 1024)}`);
-    const res = await postSlack(b);
-    expect(res.status).toBe(413);
+  it('refuses a command text over 1000 characters in words, and calls nothing', async () => {
+    const res = await postSlack(slashBody(`status ${'x'.repeat(5_000)}`));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ response_type: 'ephemeral', text: 'the command is 5007 characters long: at most 1000 are read. `help` lists the commands' });
+    await settle();
     expect(service.calls).toEqual([]);
+    expect(posted).toEqual([]);
+  });
+
+  it('400 for a request whose user_id is over-long, naming the field and the limit', async () => {
+    const res = await postSlack(slashBody('status', { userId: 'U'.repeat(101) }));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ code: 'bad_request', error: 'user_id: at most 100 characters' });
+    expect(service.calls).toEqual([]);
+  });
+});
+
+describe('POST /slack: a signed request is taken once', () => {
+  const headersFor = (body: string, timestamp = NOW_S) => ({
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': signature(body, timestamp),
+  });
+
+  it('refuses the same signed request a second time with 401, saying it is a replay, and acts once', async () => {
+    const body = slashBody('cancel p-1');
+    const first = await postSlack(body, headersFor(body));
+    expect(first.status).toBe(200);
+    const replay = await postSlack(body, headersFor(body));
+    expect(replay.status).toBe(401);
+    expect(await replay.json()).toEqual({ code: 'unauthorized', error: 'not a valid Slack request: a replay of a request already received' });
+    await waitForPosts(1);
+    await settle();
+    expect(service.methods()).toEqual(['cancel']);
+    expect(posted).toHaveLength(1);
+  });
+
+  it('refuses a replayed button click too', async () => {
+    const body = buttonBody();
+    expect((await postSlack(body, headersFor(body))).status).toBe(200);
+    expect((await postSlack(body, headersFor(body))).status).toBe(401);
+    await waitForPosts(1);
+    await settle();
+    expect(service.methods()).toEqual(['approve']);
+  });
+
+  it('refuses the replay on another replica: the guard lives in Redis, not in the process', async () => {
+    const other = new Redis(inject('redisUrl'));
+    try {
+      const replica = chatApp({ replayGuard: createReplayGuard(other, prefix) });
+      const body = slashBody('status web');
+      expect((await postSlack(body, headersFor(body))).status).toBe(200);
+      const replay = await replica.request('/slack', { method: 'POST', headers: headersFor(body), body });
+      expect(replay.status).toBe(401);
+      expect(((await replay.json()) as { error: string }).error).toMatch(/a replay/);
+      expect(service.methods()).toEqual(['status', 'listPending']);
+    } finally {
+      await other.quit();
+    }
+  });
+
+  it('takes a new request with the same text: only the exact signed request is refused', async () => {
+    const body = slashBody('status web');
+    expect((await postSlack(body, headersFor(body))).status).toBe(200);
+    expect((await postSlack(body, headersFor(body, NOW_S - 1))).status).toBe(200);
+    expect(service.methods()).toEqual(['status', 'listPending', 'status', 'listPending']);
+  });
+
+  it('remembers a request for as long as its timestamp stays inside the 5-minute window', async () => {
+    // Stamped 299 s ahead (within the allowed skew), it could be sent again for nearly 10 minutes.
+    const ahead = NOW_S + 299;
+    const body = slashBody('help');
+    expect((await postSlack(body, headersFor(body, ahead))).status).toBe(200);
+    const ttl = await redis.ttl(`${prefix}:replay:slack:${signature(body, ahead)}`);
+    expect(ttl).toBeGreaterThan(590);
+    expect(ttl).toBeLessThanOrEqual(600);
+    const now = slashBody('status');
+    expect((await postSlack(now, headersFor(now))).status).toBe(200);
+    expect(await redis.ttl(`${prefix}:replay:slack:${signature(now, NOW_S)}`)).toBeGreaterThanOrEqual(295);
+  });
+
+  it('503 when Redis cannot say whether the request was seen, and the service is never called', async () => {
+    const down = createRedisConnection('redis://127.0.0.1:1', 'producer', { retryStrategy: () => null });
+    try {
+      const broken = chatApp({ replayGuard: createReplayGuard(down, prefix) });
+      const body = slashBody('promote web prod');
+      const res = await broken.request('/slack', { method: 'POST', headers: headersFor(body), body });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ code: 'unavailable', error: expect.stringMatching(/^Redis is not reachable/) });
+      await settle();
+      expect(service.calls).toEqual([]);
+      expect(posted).toEqual([]);
+    } finally {
+      down.disconnect();
+    }
+  });
+});
+
+describe('response_url: only listed hosts, never a redirect', () => {
+  it('posts nothing to a response_url whose host is not listed (by default only hooks.slack.com): the outcome comes in the answer', async () => {
+    const strict = chatApp({ slack: { signingSecret: SIGNING_SECRET, responseHosts: ['hooks.slack.com'] } });
+    const body = slashBody('promote web staging');
+    const res = await strict.request('/slack', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(NOW_S), 'x-slack-signature': signature(body, NOW_S) },
+      body,
+    });
+    const json = (await res.json()) as { response_type: string; text: string };
+    expect(json.response_type).toBe('in_channel');
+    expect(json.text).toContain('alice asked to promote web to staging:');
+    await settle();
+    expect(posted).toEqual([]);
+    expect(logs).toContainEqual(
+      expect.objectContaining({ level: 40, msg: 'response_url not used: the answer goes in the HTTP answer', host: responseHost, reason: `response_url host ${responseHost} is not in responseHosts` }),
+    );
+  });
+
+  it('takes a hostname entry for any port of that host', async () => {
+    const byName = chatApp({ slack: { signingSecret: SIGNING_SECRET, responseHosts: ['127.0.0.1'] } });
+    const body = slashBody('cancel p-1');
+    await byName.request('/slack', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(NOW_S), 'x-slack-signature': signature(body, NOW_S) },
+      body,
+    });
+    const [outcome] = await waitForPosts(1);
+    expect(outcome!.body.text).toContain('alice cancelled `p-1`');
+  });
+
+  it('does not follow a redirect from the response_url, and says so in the log', async () => {
+    let redirected = 0;
+    const redirecting = createServer((req, res) => {
+      redirected += 1;
+      req.resume();
+      // 307 keeps the method and body: a follower would POST the reply to the recording server.
+      res.writeHead(307, { location: `${responseBase}/stolen` }).end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    const redirectHost = `127.0.0.1:${(redirecting.address() as AddressInfo).port}`;
+    try {
+      const both = chatApp({ slack: { signingSecret: SIGNING_SECRET, responseHosts: [responseHost, redirectHost] } });
+      const body = slashBody('cancel p-1', { responseUrl: `http://${redirectHost}/commands/T0001/1/abc` });
+      const res = await both.request('/slack', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(NOW_S), 'x-slack-signature': signature(body, NOW_S) },
+        body,
+      });
+      expect(res.status).toBe(200);
+      expect(await waitForLog(/redirect/)).toMatchObject({ level: 40, status: 307, msg: 'response_url answered a redirect, which is not followed: the chat reply was not delivered' });
+      await settle();
+      expect(redirected).toBe(1);
+      expect(posted).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => redirecting.close(() => resolve()));
+    }
   });
 });
 
 // --- Mattermost ----------------------------------------------------------------------------------
 
-function mattermostBody(text: string, options: { userId?: string; token?: string | null } = {}): string {
+function mattermostBody(text: string, options: { userId?: string; token?: string | null; responseUrl?: string } = {}): string {
   const form = new URLSearchParams(mattermostSample().body);
   form.set('text', text);
   form.set('command', '/hoist');
+  if (options.responseUrl) form.set('response_url', options.responseUrl);
   if (options.userId) form.set('user_id', options.userId);
   if (options.token === null) form.delete('token');
   else if (options.token !== undefined) form.set('token', options.token);
@@ -546,9 +741,42 @@ describe('POST /mattermost', () => {
   });
 });
 
+describe('POST /mattermost: slow reads and the response_url', () => {
+  it('acknowledges a slow read and posts the answer to a response_url whose host is listed', async () => {
+    service.delays.set('status', 2_300);
+    const res = await postMattermost(mattermostBody('status', { responseUrl: `${responseBase}/hooks/commands/mm1` }));
+    expect(await res.json()).toEqual({ response_type: 'ephemeral', text: '⏳ looking… the answer follows.' });
+    const [answer] = await waitForPosts(1);
+    expect(answer!.path).toBe('/hooks/commands/mm1');
+    expect(answer!.body.text).toContain('**Environments** at `9f8e7d6c`');
+  });
+
+  it('posts nothing by default (no host listed): the slow read waits and comes in the answer', async () => {
+    service.delays.set('status', 2_300);
+    const strict = chatApp({ mattermost: { token: MATTERMOST_TOKEN, responseHosts: [] } });
+    const res = await strict.request('/mattermost', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Token ${MATTERMOST_TOKEN}` },
+      body: mattermostBody('status', { responseUrl: `${responseBase}/hooks/commands/mm2` }),
+    });
+    const json = (await res.json()) as { response_type: string; text: string };
+    expect(json.text).toContain('**Environments** at `9f8e7d6c`');
+    await settle();
+    expect(posted).toEqual([]);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 40, msg: 'response_url not used: the answer goes in the HTTP answer', host: responseHost }));
+  });
+
+  it('answers an acting command in the answer even with a listed response_url', async () => {
+    const res = await postMattermost(mattermostBody('cancel p-1', { responseUrl: `${responseBase}/hooks/commands/mm3` }));
+    expect(((await res.json()) as { text: string }).text).toContain('bob cancelled `p-1`');
+    await settle();
+    expect(posted).toEqual([]);
+  });
+});
+
 describe('endpoints without config', () => {
   it('answer 404 with a JSON error saying what to configure', async () => {
-    const bare = chatops({ service, users: {}, logger: pino({ level: 'silent' }) });
+    const bare = chatops({ service, users: {}, replayGuard: createReplayGuard(redis, prefix), logger: pino({ level: 'silent' }) });
     const slack = await bare.request('/slack', { method: 'POST', body: 'user_id=U1&text=help' });
     expect(slack.status).toBe(404);
     expect(await slack.json()).toEqual({ code: 'not_found', error: expect.stringContaining('chatops.slack.signingSecret') });

@@ -199,7 +199,7 @@ describe('GitLab API client (gitbeaker against a GitLab stub)', () => {
       expect(stub.requests).toHaveLength(1);
       expect(stub.requests[0]).toMatchObject({ method: 'GET', path: '/api/v4/projects/group/gitops/repository/commits', query: { ref_name: 'main', path: 'overlays/dev', per_page: '2', page: '1' } });
       expect(commits.map((c) => c.message)).toEqual(['dev 3', 'dev 2']);
-      expect(commits[0]).toEqual({ id: stub.commits('group/gitops')[1]?.id, message: 'dev 3', committedDate: expect.any(String) });
+      expect(commits[0]).toEqual({ id: stub.commits('group/gitops')[1]?.id, message: 'dev 3', committedDate: expect.any(String), authorName: 'Administrator', authorEmail: expect.stringContaining('@') });
     });
   });
 

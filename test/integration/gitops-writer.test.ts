@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ImageEdit } from '../../src/domain/ports.js';
-import { createWorkspace, type Workspace } from '../../src/gitops/workspace.js';
+import type { Workspace } from '../../src/gitops/workspace.js';
 import { createRenderCache } from '../../src/gitops/render-cache.js';
 import { createPushWriter } from '../../src/gitops/writer.js';
 import { createKustomizeRenderer } from '../../src/kustomize/index.js';
-import { createTempGitops, git, TEST_GIT_ENV, type TempGitops } from '../helpers/git-repos.js';
+import { createTempGitops, git, type TempGitops } from '../helpers/git-repos.js';
+import { testSigning, testWorkspace } from '../helpers/signing.js';
 import { imageEdit } from '../helpers/image-edit.js';
 
 const renderer = createKustomizeRenderer();
@@ -21,7 +22,7 @@ describe('push writer', () => {
 
   beforeEach(async () => {
     gitops = await createTempGitops();
-    workspace = createWorkspace({ access: { url: gitops.url }, toolsDir: join(gitops.root, 'tools'), baseEnv: TEST_GIT_ENV, dir: join(gitops.root, 'workspace'), branch: 'main', author: { name: 'Hoist', email: 'hoist@example.invalid' } });
+    workspace = testWorkspace(gitops, testSigning());
   });
   afterEach(() => gitops.cleanup());
 
@@ -61,14 +62,14 @@ describe('push writer', () => {
     let pushes = 0;
     const racing: Workspace = {
       ...workspace,
-      async push() {
+      async push(commit) {
         if (pushes++ === 0) {
           await writeFile(join(other, 'README.md'), 'someone else was here\n');
           await git(other, 'add', 'README.md');
           await git(other, 'commit', '-q', '-m', 'unrelated change');
           await git(other, 'push', '-q', 'origin', 'main');
         }
-        return workspace.push();
+        return workspace.push(commit);
       },
     };
     const writer = createPushWriter({ workspace: racing, renderer, logger, sleep: async () => undefined });
@@ -85,7 +86,7 @@ describe('push writer', () => {
     let syncs: boolean[] = [];
     const counting: Workspace = {
       ...workspace,
-      push: () => (pushes++, workspace.push()),
+      push: (commit) => (pushes++, workspace.push(commit)),
       sync: async (options) => {
         const result = await workspace.sync(options);
         syncs.push(result.fetched);
@@ -172,6 +173,19 @@ describe('push writer', () => {
     expect(Number((await git(gitops.bare, 'rev-list', '--count', 'main')).trim())).toBe(2);
   });
 
+  it('takes no commit for its own unless Hoist signed it: a forged Hoist-Promotion trailer does not "already land" a promotion', async () => {
+    const other = await gitops.clone('mallory');
+    const file = join(other, 'overlays/dev/kustomization.yaml');
+    await writeFile(file, (await readFile(file, 'utf8')).replace(/newTag: .*/, 'newTag: "v5"'));
+    await git(other, 'commit', '-qam', 'promote web to dev: v5\n\nHoist-App: web\nHoist-Env: dev\nHoist-Tag: v5\nHoist-Promotion: p-crash\nHoist-Source: x');
+    await git(other, 'push', '-q', 'origin', 'main');
+    const forged = (await git(gitops.bare, 'rev-parse', 'main')).trim();
+    const writer = createPushWriter({ workspace, renderer, logger });
+    const [outcome] = await writer.apply([edit({ promotionId: 'p-crash', tag: 'v5', mayHaveLanded: true })]);
+    expect(outcome).toEqual({ promotionId: 'p-crash', state: 'skipped', reason: 'dev already runs registry.example.com/group/web:v5' });
+    expect(outcome).not.toHaveProperty('commit', forged);
+  });
+
   it('fails only the promotion whose overlay is missing and lands the rest', async () => {
     const writer = createPushWriter({ workspace, renderer, logger });
     const outcomes = await writer.apply([edit({ promotionId: 'p-ok', tag: 'v6' }), edit({ promotionId: 'p-missing', env: 'qa', path: 'overlays/qa', tag: 'v6' })]);
@@ -199,12 +213,16 @@ describe('push writer', () => {
     await git(other, 'commit', '-qam', 'base now runs another image');
     await git(other, 'push', '-q', 'origin', 'main');
     const [broken] = await writer.apply([edit({ promotionId: 'p-v4', tag: 'v4' })]);
-    expect(renders).toBe(3);
+    // A failed render is tried once more on a restored working tree (it may be the tree's fault): two renders.
+    expect(renders).toBe(4);
     expect(broken).toMatchObject({ state: 'failed', error: expect.stringMatching(/registry\.example\.com\/group\/web:v4/) });
+    // The reason names the overlay in the GitOps repo, never the worker's local clone.
+    expect((broken as { error: string }).error).toContain('overlays/dev');
+    expect((broken as { error: string }).error).not.toContain(workspace.dir);
   });
 
   it('names the cause and retries only what is transient when the remote is unreachable or refuses', async () => {
-    const missing = createWorkspace({ access: { url: 'file:///nonexistent/gitops.git' }, toolsDir: join(gitops.root, 'tools'), baseEnv: TEST_GIT_ENV, dir: join(gitops.root, 'ws-missing'), branch: 'main' });
+    const missing = testWorkspace(gitops, testSigning(), { access: { url: 'file:///nonexistent/gitops.git' }, dir: join(gitops.root, 'ws-missing') });
     const writer = createPushWriter({ workspace: missing, renderer, logger });
     await expect(writer.apply([edit({ promotionId: 'p-x', tag: 'v1' })])).rejects.toMatchObject({ code: 'git_transient', retryable: true });
 

@@ -1,10 +1,17 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { isScalar, parse, parseAllDocuments, parseDocument } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
+import { judgePersistence, readPersistenceSettings } from '../../src/queue/redis-persistence.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -304,7 +311,8 @@ describe('Argo CD ApplicationSet', () => {
 });
 
 type Labels = Record<string, string>;
-type Probe = { httpGet?: { path: string; port: number | string } };
+type Probe = { httpGet?: { path: string; port: number | string }; exec?: { command: string[] } };
+type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
 type SecurityContext = {
   runAsNonRoot?: boolean;
   runAsUser?: number;
@@ -317,18 +325,23 @@ type Container = {
   name: string;
   image?: string;
   args?: string[];
-  env?: { name: string; value?: string }[];
+  env?: EnvVar[];
   envFrom?: { secretRef?: { name: string } }[];
   ports?: { name?: string; containerPort: number }[];
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: SecurityContext;
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 };
 type PodSpec = {
   containers: Container[];
-  volumes?: { name: string; emptyDir?: object; configMap?: { name: string } }[];
+  volumes?: {
+    name: string;
+    emptyDir?: object;
+    configMap?: { name: string };
+    secret?: { secretName: string; optional?: boolean; items?: { key: string; path: string }[] };
+  }[];
   securityContext?: SecurityContext;
   terminationGracePeriodSeconds?: number;
 };
@@ -475,8 +488,10 @@ describe('Hoist deployment base (k8s/)', () => {
     expect(selects({ matchLabels: service?.spec.selector }, podLabels.worker)).toBe(false);
 
     type Path = { path: string; pathType: string; backend: { service: { name: string; port: { name?: string; number?: number } } } };
-    const ingresses = manifests.filter((m) => m.kind === 'Ingress') as (Manifest & { spec: { rules: { http: { paths: Path[] } }[] } })[];
+    const ingresses = manifests.filter((m) => m.kind === 'Ingress') as (Manifest & { spec: { ingressClassName?: string; rules: { http: { paths: Path[] } }[] } })[];
     expect(ingresses).toHaveLength(1);
+    // Named, not whichever class the cluster marks as default (or none, where nothing would serve it).
+    expect(ingresses[0]?.spec.ingressClassName).toMatch(/^[a-z0-9][a-z0-9.-]*$/);
     const paths = ingresses.flatMap((i) => i.spec.rules.flatMap((r) => r.http.paths));
     expect(paths.map((p) => p.path).sort()).toEqual(['/chatops/', '/webhooks/']);
     for (const p of paths) {
@@ -566,13 +581,182 @@ describe('Hoist deployment base (k8s/)', () => {
     expect(security.readOnlyRootFilesystem).toBe(true);
   });
 
-  it('keeps the Secret as an example with names only, outside the base', () => {
-    const example = readYaml<{ kind: string; metadata: { name: string }; stringData: Record<string, string> }>('k8s/secret.example.yaml');
-    expect(example.metadata.name).toBe('hoist-secrets');
-    expect(Object.keys(example.stringData).sort()).toEqual(['GITLAB_WEBHOOK_SECRET', 'HOIST_API_TOKEN', 'REDIS_URL']);
-    expect(Object.values(example.stringData).every((v) => v === '')).toBe(true);
+  type SecretExample = { kind: string; metadata: { name: string }; stringData: Record<string, string> };
+  const secretSource = readFileSync(join(ROOT, 'k8s/secret.example.yaml'), 'utf8');
+  const secretExamples = parseManifests(secretSource, 'k8s/secret.example.yaml') as unknown as SecretExample[];
+  const secretKeys = (name: string) => Object.keys(secretExamples.find((s) => s.metadata.name === name)?.stringData ?? {}).sort();
+  /** The comment lines right above `key:` in the example: where it says how to make the value. */
+  const commentAbove = (key: string) => {
+    const lines = secretSource.split('\n');
+    const at = lines.findIndex((line) => line.startsWith(`  ${key}:`));
+    const comment: string[] = [];
+    for (let i = at - 1; i >= 0 && /^\s*#/.test(lines[i] ?? ''); i--) comment.unshift(lines[i] ?? '');
+    return comment.join('\n');
+  };
+
+  it('keeps the Secrets as examples with names only, outside the base, each saying how to make its value', () => {
+    expect(secretExamples.map((s) => [s.kind, s.metadata.name])).toEqual([
+      ['Secret', 'hoist-secrets'],
+      ['Secret', 'hoist-gitops-ssh'],
+    ]);
+    expect(secretKeys('hoist-secrets')).toEqual(['GITLAB_WEBHOOK_SECRET', 'GITOPS_TOKEN', 'HOIST_API_TOKEN', 'HOIST_SIGNING_KEY', 'REDIS_PASSWORD']);
+    expect(secretKeys('hoist-gitops-ssh')).toEqual(['known_hosts', 'ssh-privatekey']);
+    for (const example of secretExamples) expect(Object.values(example.stringData).every((v) => v === '')).toBe(true);
+    const how: Record<string, RegExp> = {
+      GITLAB_WEBHOOK_SECRET: /openssl rand -hex 32/,
+      HOIST_API_TOKEN: /openssl rand -hex 32/,
+      GITOPS_TOKEN: /project access token[\s\S]*write_repository/,
+      HOIST_SIGNING_KEY: /ssh-keygen -t ed25519 -N '' -C hoist -f hoist-signing/,
+      REDIS_PASSWORD: /openssl rand -hex 32/,
+    };
+    for (const [key, pattern] of Object.entries(how)) expect(commentAbove(key), `how to make ${key}`).toMatch(pattern);
+    const sshDoc = secretSource.split(/^---$/m)[1] ?? '';
+    expect(sshDoc).toMatch(/ssh-keygen -t ed25519/);
+    expect(sshDoc).toMatch(/ssh-keyscan .*> known_hosts/);
     const base = readYaml<{ resources: string[] }>('k8s/kustomization.yaml');
     expect(base.resources).not.toContain('secret.example.yaml');
+  });
+
+  /** `${NAME}` references in the config's string values; tag templates are the pipeline's, never interpolated. */
+  function configReferences(value: unknown, key = ''): string[] {
+    if (typeof value === 'string') return key === 'tag' ? [] : [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1] as string);
+    if (Array.isArray(value)) return value.flatMap((v) => configReferences(v));
+    if (typeof value === 'object' && value !== null) return Object.entries(value).flatMap(([k, v]) => configReferences(v, k));
+    return [];
+  }
+
+  async function exampleConfig() {
+    const { manifests } = await load();
+    const text = (manifests.find((m) => m.kind === 'ConfigMap' && m.metadata?.name?.startsWith('hoist-config'))?.data ?? {})['hoist.yaml'] ?? '';
+    return { text, config: parse(text) as { gitops: { url: string; signingKey?: string }; gitlab: { webhookSecret?: string }; api: { token?: string } } };
+  }
+
+  it.each(ROLES)('%s gets every ${VAR} of the example config from the Secret or its own env', async (name) => {
+    const { deployment } = await load();
+    const container = deployment(name).spec.template.spec.containers.find((c) => c.name === 'hoist');
+    const fromSecrets = (container?.envFrom ?? []).flatMap((e) => (e.secretRef ? secretKeys(e.secretRef.name) : []));
+    const provided = new Set([...fromSecrets, ...(container?.env ?? []).map((e) => e.name)]);
+    const { config } = await exampleConfig();
+    const references = configReferences(config);
+    expect(references.length).toBeGreaterThan(0);
+    expect(references.filter((ref) => !provided.has(ref)), `${name}: referenced but provided by nothing`).toEqual([]);
+  });
+
+  it('the example config uses each secret, so the base can push to a private repo once the Secret is filled', async () => {
+    const { manifests } = await load();
+    const { config } = await exampleConfig();
+    expect(config.gitlab.webhookSecret).toBe('${GITLAB_WEBHOOK_SECRET}');
+    expect(config.api.token).toBe('${HOIST_API_TOKEN}');
+    expect(config.gitops.signingKey).toBe('${HOIST_SIGNING_KEY}');
+    expect(config.gitops.url.startsWith('ssh://') || /^https:\/\/[^:@/]+:\$\{GITOPS_TOKEN\}@/.test(config.gitops.url), config.gitops.url).toBe(true);
+    // Nothing in the Secret is dead weight: each key is a ${VAR} of the config or a secretKeyRef of a container.
+    const containers = manifests.flatMap((m) => ((m.spec as Workload['spec'] | undefined)?.template?.spec.containers ?? []) as Container[]);
+    const referenced = new Set([...configReferences(config), ...containers.flatMap((c) => (c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef?.name === 'hoist-secrets' ? [e.valueFrom.secretKeyRef.key] : [])))]);
+    expect(secretKeys('hoist-secrets').filter((key) => !referenced.has(key)), 'keys nothing reads').toEqual([]);
+  });
+
+  it('the example config is valid once the Secret is filled as its comments say', async () => {
+    const { text } = await exampleConfig();
+    const dir = await mkdtemp(join(tmpdir(), 'hoist-signing-'));
+    try {
+      await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'hoist', '-f', join(dir, 'hoist-signing')]);
+      const signingKey = readFileSync(join(dir, 'hoist-signing'), 'utf8');
+      const vars = Object.fromEntries(secretKeys('hoist-secrets').map((key) => [key, key === 'HOIST_SIGNING_KEY' ? signingKey : randomBytes(32).toString('hex')]));
+      expect(() => parseConfig(text, 'k8s/hoist.yaml', vars)).not.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each(ROLES)('%s mounts the optional SSH key and known_hosts where ssh looks: ~/.ssh of the image user', async (name) => {
+    const { deployment } = await load();
+    const pod = deployment(name).spec.template.spec;
+    const container = pod.containers.find((c) => c.name === 'hoist');
+    // ssh takes ~ from the passwd entry, not from $HOME: the two must agree.
+    const home = /useradd .*--home-dir (\S+)/.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+    expect(home).toBe(container?.env?.find((e) => e.name === 'HOME')?.value);
+    const mount = container?.volumeMounts?.find((v) => v.mountPath === `${home}/.ssh`);
+    expect(mount?.readOnly).toBe(true);
+    const volume = pod.volumes?.find((v) => v.name === mount?.name);
+    expect(volume?.secret).toMatchObject({ secretName: 'hoist-gitops-ssh', optional: true });
+    expect(volume?.secret?.items).toEqual([
+      { key: 'ssh-privatekey', path: 'id_ed25519' },
+      { key: 'known_hosts', path: 'known_hosts' },
+    ]);
+    for (const item of volume?.secret?.items ?? []) expect(secretKeys('hoist-gitops-ssh')).toContain(item.key);
+  });
+
+  /** Kubernetes' `$(NAME)` expansion: names defined earlier in the same env list; unknown ones stay as written. */
+  function expandEnv(env: readonly EnvVar[], secret: Readonly<Record<string, string>>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const e of env) {
+      const ref = e.valueFrom?.secretKeyRef;
+      out[e.name] = ref ? (secret[ref.key] ?? '') : (e.value ?? '').replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, n: string) => out[n] ?? whole);
+    }
+    return out;
+  }
+  const expandArgs = (args: readonly string[], env: Readonly<Record<string, string>>) => args.map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, n: string) => env[n] ?? whole));
+
+  it('runs Redis with the password from the Secret: the Deployments\' REDIS_URL opens it, its probes authenticate, Hoist finds it persistent', async () => {
+    const { manifests, deployment } = await load();
+    const statefulSet = manifests.find((m) => m.kind === 'StatefulSet' && m.metadata?.name === 'hoist-redis') as Workload | undefined;
+    const redisContainer = statefulSet?.spec.template.spec.containers[0];
+    if (!redisContainer) throw new Error('k8s renders no Redis container');
+    expect(redisContainer.env).toContainEqual({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'hoist-secrets', key: 'REDIS_PASSWORD' } } });
+    const args = redisContainer.args ?? [];
+    expect(args[args.indexOf('--requirepass') + 1]).toBe('$(REDIS_PASSWORD)');
+    // The password is not in the Secret as a URL any more: the Deployments build REDIS_URL from it.
+    expect(secretKeys('hoist-secrets')).not.toContain('REDIS_URL');
+    for (const [name] of ROLES) {
+      const env = deployment(name).spec.template.spec.containers.find((c) => c.name === 'hoist')?.env ?? [];
+      const names = env.map((e) => e.name);
+      expect(env.find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'hoist-secrets', key: 'REDIS_PASSWORD' });
+      expect(env.find((e) => e.name === 'REDIS_URL')?.value).toBe('redis://:$(REDIS_PASSWORD)@hoist-redis:6379');
+      expect(names.indexOf('REDIS_PASSWORD'), `${name}: REDIS_PASSWORD must come before REDIS_URL`).toBeLessThan(names.indexOf('REDIS_URL'));
+    }
+
+    // The real thing: redis-server with the rendered arguments, Hoist's URL as the kubelet expands it, the probes' own commands.
+    const secret = { REDIS_PASSWORD: randomBytes(32).toString('hex') };
+    const redisEnv = expandEnv(redisContainer.env ?? [], secret);
+    const server = await startRedisServer({ extraArgs: expandArgs(args, redisEnv) });
+    const shimDir = await mkdtemp(join(tmpdir(), 'hoist-probe-'));
+    try {
+      const webEnv = expandEnv(deployment('hoist-web').spec.template.spec.containers.find((c) => c.name === 'hoist')?.env ?? [], secret);
+      const url = (webEnv.REDIS_URL ?? '').replace('@hoist-redis:6379', `@127.0.0.1:${server.port}`);
+      expect(url).toBe(`redis://:${secret.REDIS_PASSWORD}@127.0.0.1:${server.port}`);
+      const authed = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await authed.connect();
+        expect(await authed.ping()).toBe('PONG');
+        expect(judgePersistence(await readPersistenceSettings(authed))).toEqual([]);
+      } finally {
+        authed.disconnect();
+      }
+      const redisCli = (await execFileAsync('sh', ['-c', 'command -v redis-cli'])).stdout.trim();
+      // Without the password Redis answers nothing but NOAUTH.
+      expect((await execFileAsync(redisCli, ['-p', String(server.port), 'ping'])).stdout).toMatch(/NOAUTH/);
+
+      // The probes as the kubelet runs them, with a redis-cli that points at the test server.
+      await writeFile(join(shimDir, 'redis-cli'), `#!/bin/sh\nexec ${redisCli} -p ${server.port} "$@"\n`, { mode: 0o755 });
+      const probe = async (command: string[], password: string) => {
+        const [file = '', ...rest] = command;
+        try {
+          await execFileAsync(file, rest, { env: { PATH: `${shimDir}:${process.env.PATH ?? ''}`, REDIS_PASSWORD: password }, timeout: 10_000 });
+          return 'passes';
+        } catch {
+          return 'fails';
+        }
+      };
+      for (const [kind, p] of [['readiness', redisContainer.readinessProbe], ['liveness', redisContainer.livenessProbe]] as const) {
+        const command = p?.exec?.command;
+        if (!command) throw new Error(`the Redis ${kind} probe runs no command`);
+        expect(await probe(command, secret.REDIS_PASSWORD), `${kind} with the password`).toBe('passes');
+        expect(await probe(command, 'wrong'), `${kind} with a wrong password`).toBe('fails');
+      }
+    } finally {
+      await server.stop();
+      await rm(shimDir, { recursive: true, force: true });
+    }
   });
 });
 

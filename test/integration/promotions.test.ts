@@ -114,7 +114,14 @@ describe('promotions up the chain', () => {
     expect(await git(gitops.bare, 'log', '-1', '--format=%s', 'main')).toBe('rollback web in prod to 0.0.0\n');
     expect(Number((await git(gitops.bare, 'rev-list', '--count', 'main')).trim())).toBe(5); // seed + 4 promotions, nothing rewritten
 
-    const history = (await get('/api/history?app=web')).entries as Array<Record<string, unknown>>;
+    const all = (await get('/api/history?app=web')).entries as Array<Record<string, unknown>>;
+    // The commit that seeded the repository is not Hoist's: listed as an outside change of each overlay, last.
+    expect(all.slice(-3).map((h) => [h.env, h.tag, h.previousTag, h.kind, h.author])).toEqual([
+      ['dev', '0.0.0', null, 'outside', 'Test <t@example.invalid>'],
+      ['prod', '0.0.0', null, 'outside', 'Test <t@example.invalid>'],
+      ['staging', '0.0.0', null, 'outside', 'Test <t@example.invalid>'],
+    ]);
+    const history = all.filter((h) => h.kind !== 'outside');
     expect(history.map((h) => [h.env, h.tag, h.kind])).toEqual([
       ['prod', '0.0.0', 'rollback'],
       ['prod', 'v101', 'manual'],
@@ -124,7 +131,7 @@ describe('promotions up the chain', () => {
     expect(history[0]).toMatchObject({ requestedBy: 'bob', approvedBy: [] });
     expect(history[1]).toMatchObject({ requestedBy: 'alice', approvedBy: ['dave', 'bob'], promotion: id, source: 'https://gitlab.example.com/group/web/-/pipelines/101' });
     expect(history[3]).toMatchObject({ source: 'https://gitlab.example.com/group/web/-/pipelines/101', commit: expect.stringMatching(/^[0-9a-f]{40}$/), date: expect.any(String) });
-    expect(((await get('/api/history?app=web&env=prod')).entries as unknown[]).length).toBe(2);
+    expect(((await get('/api/history?app=web&env=prod')).entries as unknown[]).length).toBe(3);
   });
 
   it('refuses what rbac, the chain and the approvers do not allow, with a reason, and changes nothing', async () => {

@@ -13,8 +13,9 @@ type CrashPoint = 'render' | 'commit' | 'push';
 
 /**
  * Real stopping points inside a write, no test hooks in the service: the render command (after the edit),
- * git's post-commit hook (after the commit) and the remote's pre-receive hook (during the push). Each
- * waits once when armed, so the test can SIGKILL the worker right there.
+ * git's pre-push hook in the working clone (after the signed commit is built and written, before anything is
+ * sent) and the remote's pre-receive hook (during the push). Each waits once when armed, so the test can
+ * SIGKILL the worker right there.
  */
 async function crashPoints(ctl: string): Promise<{ env: Record<string, string> }> {
   const hooks = join(ctl, 'hooks');
@@ -22,10 +23,10 @@ async function crashPoints(ctl: string): Promise<{ env: Record<string, string> }
   const pause = (point: CrashPoint, seconds: number) =>
     `if [ -f "${ctl}/armed-${point}" ]; then rm -f "${ctl}/armed-${point}"; touch "${ctl}/reached-${point}"; sleep ${seconds}; fi\n`;
   await writeFile(join(ctl, 'kustomize.sh'), `#!/bin/sh\n${pause('render', 20)}exec ${kustomizeShellCommand()}\n`);
-  await writeFile(join(hooks, 'post-commit'), `#!/bin/sh\n${pause('commit', 20)}`);
+  await writeFile(join(hooks, 'pre-push'), `#!/bin/sh\ncat >/dev/null\n${pause('commit', 20)}exit 0\n`);
   // The orphaned push finishes after the kill: the restarted worker must notice it landed.
   await writeFile(join(hooks, 'pre-receive'), `#!/bin/sh\ncat >/dev/null\n${pause('push', 1)}exit 0\n`);
-  for (const f of ['kustomize.sh', 'hooks/post-commit', 'hooks/pre-receive']) await chmod(join(ctl, f), 0o755);
+  for (const f of ['kustomize.sh', 'hooks/pre-push', 'hooks/pre-receive']) await chmod(join(ctl, f), 0o755);
   await writeFile(join(ctl, 'gitconfig'), `[core]\n\thooksPath = ${hooks}\n`);
   return { env: { HOIST_KUSTOMIZE: join(ctl, 'kustomize.sh'), GIT_CONFIG_GLOBAL: join(ctl, 'gitconfig') } };
 }

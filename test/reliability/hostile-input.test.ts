@@ -369,6 +369,9 @@ describe('hostile webhook deliveries', () => {
       ['an emoji', encodeURIComponent('\ud83d\ude80')],
       ['a redis glob', encodeURIComponent('p-*')],
       ['a redis key separator', encodeURIComponent('p-1:2')],
+    ];
+    // Longer than any id can be: refused before any look-up (test/reliability/bounded-input.test.ts has the rest).
+    const overLong: Array<[string, string]> = [
       ['10 000 characters', 'p'.repeat(10_000)],
       ['10 000 encoded characters', encodeURIComponent('\u0430'.repeat(10_000))],
     ];
@@ -379,7 +382,12 @@ describe('hostile webhook deliveries', () => {
       expect(JSON.stringify(answer.body).length).toBeLessThan(500);
     });
 
-    it.each(ids)('401 without the token for %s', async (_label, id) => {
+    it.each(overLong)('400 for %s, naming the field and the limit', async (_label, id) => {
+      const answer = await answerOf(await hoist.app.request(`/api/promotions/${id}`, { headers: apiHeaders }));
+      expect(answer).toEqual({ status: 400, body: { code: 'bad_request', error: 'id: at most 100 characters' } });
+    });
+
+    it.each([...ids, ...overLong])('401 without the token for %s', async (_label, id) => {
       expectError(await answerOf(await hoist.app.request(`/api/promotions/${id}`)), 401, 'unauthorized', /bearer token/);
     });
 

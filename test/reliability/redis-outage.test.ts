@@ -1,8 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { createHoist } from '../../src/hoist.js';
+import { promotionId } from '../../src/service/pipeline-intake.js';
+import { PROMOTION_QUEUE } from '../../src/service/promotion-job.js';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createSyntheticGitops, git, TEST_GIT_ENV } from '../helpers/git-repos.js';
@@ -35,7 +40,12 @@ describe('Redis goes away', () => {
 
       const down = await post(6);
       expect(down.status).toBe(503);
-      expect(await down.json()).toMatchObject({ code: 'unavailable', error: expect.stringMatching(/not stored/) });
+      // A write whose answer never came may still have landed: the answer must not claim it did not.
+      const downBody = (await down.json()) as { code: string; error: string };
+      expect(downBody.code).toBe('unavailable');
+      expect(downBody.error).toMatch(/may or may not have been stored/);
+      expect(downBody.error).toMatch(/same Idempotency-Key is always safe/);
+      expect(downBody.error).not.toMatch(/was not stored/);
       const ready = await web.app.request('/readyz');
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { checks: { redis: string } }).checks.redis).toMatch(/Redis is not reachable/);
@@ -77,4 +87,45 @@ describe('Redis goes away', () => {
       await rm(redisDir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('a 503 whose write Redis answered too late says it may have been stored, and resending with the same Idempotency-Key maps onto that job', async () => {
+    const redis = await startRedisServer();
+    const gitops = await createSyntheticGitops(['web']);
+    const dataDir = await mkdtemp(join(tmpdir(), 'hoist-data-'));
+    const config = parseConfig(`${appsConfig(gitops.url, ['web'])}queue: { prefix: late }\n`, 'test.yaml', {});
+    const web = createHoist({ config, redisUrl: redis.url, dataDir, logger: pino({ level: 'silent' }), gitBaseEnv: TEST_GIT_ENV, role: 'web' });
+    const admin = new Redis(redis.url);
+    const queueRedis = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(PROMOTION_QUEUE, { connection: queueRedis, prefix: 'late' });
+    try {
+      await web.ready();
+      const event = await pipelineEvent({ project: 'group/web', id: 9, sha: '9'.repeat(40) });
+      const key = randomUUID();
+      // Redis holds every write for longer than the producer waits (2 s), then runs them: the answer comes too late.
+      await admin.call('CLIENT', 'PAUSE', '4000', 'WRITE');
+      const late = await web.app.request('/webhooks/gitlab', webhookRequest(event, { 'Idempotency-Key': key }));
+      expect(late.status).toBe(503);
+      const body = (await late.json()) as { error: string };
+      expect(body.error).toMatch(/may or may not have been stored/);
+      expect(body.error).toMatch(/same Idempotency-Key is always safe/);
+      // And it was stored: the job is there once Redis runs the held write.
+      const id = promotionId(key, 'web', 'dev');
+      await waitFor(async () => ((await queue.getJob(id)) ? true : undefined), 'the late write to land', 30_000);
+
+      const resent = await web.app.request('/webhooks/gitlab', webhookRequest(event, { 'Idempotency-Key': key }));
+      expect(resent.status).toBe(202);
+      expect(((await resent.json()) as { promotions: Array<{ id: string }> }).promotions.map((p) => p.id)).toEqual([id]);
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+      expect(Object.values(counts).reduce((a, b) => a + b, 0), 'jobs in the queue').toBe(1);
+      recordFigures('503 stored late, resent', { events: 1, deliveries: 2, duplicates: 1, lost: 0, duplicated: 0 });
+    } finally {
+      await queue.close();
+      queueRedis.disconnect();
+      admin.disconnect();
+      await web.close();
+      await redis.stop();
+      await gitops.cleanup();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -130,11 +130,14 @@ describe('promotions against a failing GitOps remote', () => {
     // The push really was attempted (and authenticated) and its commit exists locally, yet none of it
     // reached the remote: git's quarantine dropped the objects along with the refused ref update.
     expect(server.requests.some((r) => r.path === '/gitops.git/git-receive-pack' && r.authorization === 'accepted')).toBe(true);
+    // Hoist builds its commit in the clone's object store; the branch ref moves only after a push succeeds.
     const [workspace] = await readdir(join(hoist.dataDir, 'workspaces'));
-    const local = (await git(join(hoist.dataDir, 'workspaces', workspace!), 'rev-parse', 'HEAD')).trim();
-    expect(local).not.toBe(head);
+    const clone = join(hoist.dataDir, 'workspaces', workspace!);
+    expect((await git(clone, 'rev-parse', 'HEAD')).trim()).toBe(head);
+    const unpushed = /unreachable commit ([0-9a-f]{40})/.exec(await git(clone, 'fsck', '--unreachable', '--no-reflogs'))?.[1];
+    expect(await git(clone, 'log', '-1', '--format=%s', unpushed!)).toMatch(/^promote web to dev/);
     expect((await refs(gitops.bare)).trim()).toBe(`refs/heads/main ${head}`);
-    await expect(git(gitops.bare, 'cat-file', '-e', `${local}^{commit}`)).rejects.toThrow();
+    await expect(git(gitops.bare, 'cat-file', '-e', `${unpushed}^{commit}`)).rejects.toThrow();
   });
 
   it('retries an unreachable remote, reporting why, and fails with that reason once the attempts are used up', async () => {

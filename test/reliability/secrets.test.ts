@@ -184,7 +184,7 @@ describe('planted secrets never leak', () => {
 
   it('answers readiness and the environments view from the protected remote', async () => {
     const ready = await call(hoist, 'hoist', '/readyz');
-    expect(ready).toEqual({ status: 200, body: { status: 'ready', checks: { redis: 'ok', gitops: 'ok' } } });
+    expect(ready).toMatchObject({ status: 200, body: { status: 'ready', checks: { redis: 'ok', gitops: 'ok' } } });
     const envs = await call(hoist, 'hoist', '/api/environments', { headers: apiHeaders });
     expect(envs.status).toBe(200);
     expect(envs.body.commit).toBe((await git(gitops.bare, 'rev-parse', 'main')).trim());

@@ -39,6 +39,16 @@ describe('config', () => {
     expect(config.apps[0]!.mergeRequestPipelines).toBe(false);
   });
 
+  it('lets chat replies go only to hooks.slack.com for Slack and nowhere for Mattermost unless hosts are named', () => {
+    const chat = `${VALID}chatops:\n  slack: { signingSecret: s }\n  mattermost: { token: t }\n`;
+    expect(parseConfig(chat, 'hoist.yaml', ENV).chatops).toMatchObject({ slack: { responseHosts: ['hooks.slack.com'] }, mattermost: { responseHosts: [] } });
+    const named = chat.replace('token: t }', 'token: t, responseHosts: [chat.example.com, "10.0.0.5:8065"] }');
+    expect(parseConfig(named, 'hoist.yaml', ENV).chatops?.mattermost?.responseHosts).toEqual(['chat.example.com', '10.0.0.5:8065']);
+    expect(problemsOf(chat.replace('signingSecret: s }', 'signingSecret: s, responseHosts: ["https://hooks.slack.com/"] }'))).toMatch(
+      /chatops\.slack\.responseHosts\[0\]: must be a host name, optionally with :port, such as hooks\.slack\.com/,
+    );
+  });
+
   it('names an unset variable with its key path and line', () => {
     expect(problemsOf(VALID, { GITLAB_WEBHOOK_SECRET: 'x' })).toBe(
       'invalid config:\nhoist.yaml:3:15: api.token: environment variable HOIST_API_TOKEN is not set',

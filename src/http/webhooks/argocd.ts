@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { ApplicationState } from '../../argocd/client.js';
 import { toApplicationNotice } from '../../argocd/notifications.js';
@@ -20,15 +19,9 @@ export interface ArgoCdWebhookDeps {
  */
 export function argocdWebhook(deps: ArgoCdWebhookDeps) {
   const tokenMatches = deps.token === undefined ? undefined : secretMatcher(deps.token);
+  // The body limit is the route group's (src/http/app.ts).
   return new Hono<HttpEnv>().post(
     '/',
-    bodyLimit({
-      // Our templates send a few hundred bytes; a template that embeds the whole Application is larger.
-      maxSize: 1024 * 1024,
-      onError: () => {
-        throw new HoistError('payload_too_large', 'Argo CD notification is larger than 1 MiB');
-      },
-    }),
     async (c) => {
       if (tokenMatches === undefined) throw new HoistError('not_found', 'Argo CD notifications are off: set argocd.webhookToken in the config');
       if (!tokenMatches(bearerToken(c.req.header('authorization')))) {

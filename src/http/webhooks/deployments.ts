@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { App, Environment } from '../../domain/types.js';
 import { HoistError } from '../../errors.js';
 import type { DeploymentReport } from '../../store/deployment-reports.js';
 import { bearerToken, secretMatcher } from '../auth.js';
+import { nameField, tagField } from '../fields.js';
 import { jsonBody } from '../json-body.js';
 import type { HttpEnv } from '../types.js';
 
@@ -22,9 +22,9 @@ export interface DeploymentsWebhookDeps {
 
 const reportSchema = z
   .object({
-    environment: z.string().min(1),
-    app: z.string().min(1),
-    tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be an image tag'),
+    environment: nameField('environment'),
+    app: nameField('app'),
+    tag: tagField,
     status: z.enum(['deployed', 'degraded']),
   })
   .strict();
@@ -35,14 +35,9 @@ const reportSchema = z
  */
 export function deploymentsWebhook(deps: DeploymentsWebhookDeps) {
   const tokenMatches = deps.token === undefined ? undefined : secretMatcher(deps.token);
+  // The body limit is the route group's (src/http/app.ts).
   return new Hono<HttpEnv>().post(
     '/',
-    bodyLimit({
-      maxSize: 64 * 1024,
-      onError: () => {
-        throw new HoistError('payload_too_large', 'deployment report is larger than 64 KiB');
-      },
-    }),
     async (c) => {
       if (tokenMatches === undefined) throw new HoistError('not_found', 'deployment reports are off: set deployments.token in the config');
       if (!tokenMatches(bearerToken(c.req.header('authorization')))) {

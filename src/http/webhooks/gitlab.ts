@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import { HoistError, isHoistError } from '../../errors.js';
 import type { WebhookOutcome } from '../../observability/metrics.js';
@@ -9,8 +8,6 @@ import { mergeRequestEventSchema, toMergeRequestChange } from '../../gitlab/merg
 import { verifyStandardWebhook } from '../../gitlab/signing.js';
 import { secretMatcher } from '../auth.js';
 import type { HttpEnv } from '../types.js';
-
-export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
 export interface GitlabWebhookDeps {
   /** X-Gitlab-Token's expected value, when set. */
@@ -34,16 +31,10 @@ function issuesText(error: { issues: ReadonlyArray<{ path: ReadonlyArray<Propert
 }
 
 /**
- * GitLab's Pipeline Hook. Order matters: size limit (streamed), then the token, then parsing; the answer
- * comes as soon as the jobs are in Redis, because GitLab waits 10 s and disables hooks that keep failing.
+ * GitLab's Pipeline Hook. Order matters: size limit (mounted on the route group, src/http/app.ts), then the
+ * token, then parsing; the answer comes as soon as the jobs are in Redis, because GitLab waits 10 s and
+ * disables hooks that keep failing.
  */
-const streamedLimit = bodyLimit({
-  maxSize: MAX_WEBHOOK_BYTES,
-  onError: () => {
-    throw new HoistError('payload_too_large', `webhook body is larger than ${MAX_WEBHOOK_BYTES} bytes`);
-  },
-});
-
 export function gitlabWebhook(deps: GitlabWebhookDeps) {
   const secretMatches = deps.webhookSecret === undefined ? undefined : secretMatcher(deps.webhookSecret);
   return new Hono<HttpEnv>().post(
@@ -57,16 +48,6 @@ export function gitlabWebhook(deps: GitlabWebhookDeps) {
       }
       const status = c.res.status;
       deps.onOutcome?.(status === 202 ? 'accepted' : status === 200 ? 'ignored' : status === 503 ? 'unavailable' : 'rejected');
-    },
-    async (c, next) => {
-      // A declared length is checked without touching the body (reading c.req.raw.body makes the node
-      // adapter build a whole web Request); only bodies without one are counted while streaming.
-      const length = c.req.header('content-length');
-      if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-        if (Number(length) > MAX_WEBHOOK_BYTES) throw new HoistError('payload_too_large', `webhook body is larger than ${MAX_WEBHOOK_BYTES} bytes`);
-        return next();
-      }
-      return streamedLimit(c, next);
     },
     async (c) => {
       const signature = c.req.header('webhook-signature');
