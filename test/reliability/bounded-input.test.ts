@@ -5,6 +5,7 @@ import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTempGitops, type TempGitops } from '../helpers/git-repos.js';
 import { API_TOKEN, WEBHOOK_SECRET, startTestHoist, testConfigText, type TestHoist } from '../helpers/hoist.js';
+import { answerOf, expectError } from '../helpers/answers.js';
 
 // Every input is bounded: each route group refuses a body over its limit with 413 before buffering it (with or
 // without Content-Length, and over a real socket while the client is still sending), and every string field of
@@ -16,29 +17,6 @@ const MIB = 1024 * KIB;
 const DEPLOY_TOKEN = 'test-deployments-token';
 const ARGOCD_TOKEN = 'test-argocd-webhook-token';
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function answerOf(res: Response): Promise<Answer> {
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`answer ${res.status} is not JSON: ${text.slice(0, 200)}`);
-  }
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  return { status: res.status, body: body as Record<string, unknown> };
-}
-
-function expectError(answer: Answer, status: number, code: string, message: RegExp | string): void {
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body).toMatchObject({ code, error: expect.any(String) });
-  if (typeof message === 'string') expect(answer.body.error).toBe(message);
-  else expect(answer.body.error).toMatch(message);
-}
 
 /** A body that arrives in 16 KiB chunks with no Content-Length, as a chunked upload does. */
 function streamed(text: string): ReadableStream<Uint8Array> {

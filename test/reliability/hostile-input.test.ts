@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTempGitops, git, type TempGitops } from '../helpers/git-repos.js';
 import { API_TOKEN, WEBHOOK_SECRET, apiHeaders, pipelineEvent, settled, startTestHoist, testConfigText, webhookRequest, type TestHoist } from '../helpers/hoist.js';
+import { answerOf, expectError } from '../helpers/answers.js';
 
 // Hostile and broken deliveries: each gets a clear, documented answer, nothing reaches the GitOps branch, and the
 // process stays healthy. GitLab disables hooks that keep failing, so "clear 4xx" matters as much as "no 5xx".
@@ -18,28 +19,6 @@ const EVIL_APP = `  - name: evil
     branches: [main]
 `;
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function answerOf(res: Response): Promise<Answer> {
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`answer ${res.status} is not JSON: ${text.slice(0, 200)}`);
-  }
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  return { status: res.status, body: body as Record<string, unknown> };
-}
-
-function expectError(answer: Answer, status: number, code: string, message: RegExp): void {
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body).toMatchObject({ code, error: expect.any(String) });
-  expect(answer.body.error).toMatch(message);
-}
 
 /** A body that arrives in 64 KiB chunks with no Content-Length, as a chunked upload does. */
 function streamed(text: string): ReadableStream<Uint8Array> {
