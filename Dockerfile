@@ -5,7 +5,10 @@ FROM node:20.19.5-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+# npm run build transpiles with esbuild (a dev dependency, installed above); tsconfig.json carries the options
+# that shape the emitted code.
+COPY tsconfig.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
@@ -41,7 +44,8 @@ COPY --from=build /app/dist ./dist
 # Demo mode seeds a GitOps repo from these two, side by side, as they are here.
 COPY gitops-manifests ./gitops-manifests
 COPY overlays ./overlays
-# `hoist validate <config> --repo <dir>` in the image, for CI jobs that check a GitOps repo with it.
+# `hoist` in the image: `hoist validate <config> --repo <dir>` for CI jobs that check a GitOps repo, and the
+# API commands (`hoist promote … --wait`, `status`, `history`, …) with HOIST_URL and HOIST_TOKEN.
 RUN chmod 0755 dist/cli/hoist.js \
  && ln -s /app/dist/cli/hoist.js /usr/local/bin/hoist
 USER 10001:10001

@@ -1,7 +1,7 @@
 // `npm run bench`: Hoist side by side with a floor and the baseline it replaces. See BENCHMARKS.md.
 //   npm run bench                 every scenario (about 7 minutes)
 //   npm run bench -- --quick      shorter runs, for trying the bench itself
-//   npm run bench -- --only=2,3   some scenarios
+//   npm run bench -- --only=2,3   some scenarios (7: digest pinning, 8: a fleet of 10 repos, 9: the board)
 //   npm run bench -- --keep       keep the temp dir (service logs, timing logs, CPU profile)
 //   npm run bench -- --no-profile skip the profiled intake run
 //   npm run bench -- --service-root=DIR   measure DIR/dist/main.js (another checkout, built there) instead
@@ -13,8 +13,11 @@ import { startRedisServer } from '../test/helpers/redis-server.js';
 import { createContext, type BenchContext } from './lib/context.js';
 import { PROJECT_ROOT } from './lib/processes.js';
 import { BUNDLED_KUSTOMIZE } from './lib/promotions.js';
-import { burstTables, goals, goalsTable, intakeTables, memoryTable, pipelineTables, scaleTables, type Results } from './lib/report.js';
+import { boardTables, burstTables, goals, goalsTable, intakeTables, memoryTable, pipelineTables, scaleTables, type Results } from './lib/report.js';
+import { boardScenario } from './scenarios/board.js';
 import { burstScenario } from './scenarios/burst.js';
+import { digestGoals, digestScenario, digestTables, type DigestResult } from './scenarios/digest.js';
+import { fleetGoals, fleetScenario, fleetTables, type FleetResult } from './scenarios/fleet.js';
 import { intakeScenario } from './scenarios/intake.js';
 import { pipelineScenario } from './scenarios/pipeline.js';
 import { scaleScenario } from './scenarios/scale.js';
@@ -77,6 +80,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   const results: Results = { memory: ctx.memory };
+  let digest: DigestResult | undefined;
+  let fleet: FleetResult | undefined;
   const info = machine();
   ctx.log(`machine: ${info.nproc} cpus, ${info.memoryGiB} GiB, node ${info.node}, ${info.redis}, ${info.git}; load average ${info.loadAverageAtStart.join(' ')}`);
   if ((info.loadAverageAtStart[0] ?? 0) > 0.5) ctx.log('warning: the machine is busy (load average above 0.5): the figures will be noisy');
@@ -85,6 +90,9 @@ async function main(): Promise<void> {
     if (wanted('2')) results.pipeline = await pipelineScenario(ctx);
     if (wanted('3')) results.burst = await burstScenario(ctx);
     if (wanted('4')) results.scale = await scaleScenario(ctx);
+    if (wanted('9')) results.board = await boardScenario(ctx);
+    if (wanted('7')) digest = await digestScenario(ctx);
+    if (wanted('8')) fleet = await fleetScenario(ctx);
   } finally {
     await ctx.runDeferred();
     await redis.stop();
@@ -98,8 +106,11 @@ async function main(): Promise<void> {
   if (results.pipeline) section('2. Pipeline to commit (1 app, sequential)', pipelineTables(results.pipeline));
   if (results.burst) section(`3. Burst (${results.burst.apps} apps within ${results.burst.spreadMs} ms)`, burstTables(results.burst));
   if (results.scale) section('4. Scale', scaleTables(results.scale, results.pipeline));
+  if (results.board) section('9. Board (first HTML; intake with open event streams)', boardTables(results.board));
+  if (digest) section('7. Digest pinning (pin: digest against the local docker-registry)', digestTables(digest));
+  if (fleet) section(`8. Fleet (${fleet.repos} repos × ${fleet.appsPerRepo} apps × ${fleet.environments} environments; HOIST_ROLE=web + ${fleet.workers} × worker)`, fleetTables(fleet));
   section('5. Memory (peak RSS per process)', memoryTable(results.memory));
-  const goalList = goals(results);
+  const goalList = [...goals(results), ...digestGoals(digest), ...fleetGoals(fleet)];
   section('Goals', goalsTable(goalList));
   const elapsedS = Math.round((performance.now() - startedAt) / 1000);
   process.stdout.write(`\nTotal time ${elapsedS} s.\n`);
@@ -108,7 +119,7 @@ async function main(): Promise<void> {
   const stripSamples = (key: string, value: unknown) => (key === 'samples' ? undefined : value);
   await writeFile(
     out,
-    `${JSON.stringify({ date: new Date().toISOString(), command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`, quick, elapsedS, machine: info, serviceRoot, commit: commitOf(serviceRoot), goals: goalList, ...results }, stripSamples, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`, quick, elapsedS, machine: info, serviceRoot, commit: commitOf(serviceRoot), goals: goalList, ...results, ...(digest ? { digest } : {}), ...(fleet ? { fleet } : {}) }, stripSamples, 2)}\n`,
   );
   process.stdout.write(`Figures written to ${out}\n`);
 }

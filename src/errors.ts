@@ -16,6 +16,10 @@ export type HoistErrorCode =
   | 'git_transient'
   | 'git_rejected'
   | 'git_auth'
+  /** The registry has no such image or tag (digest pinning, verifyTag). */
+  | 'image_not_found'
+  /** The registry refused Hoist's credentials (or asked for some and none are configured). */
+  | 'registry_auth'
   | 'internal';
 
 export interface HoistErrorOptions {

@@ -40,6 +40,8 @@ export interface SequentialOptions {
   bare: string;
   configText: string;
   app: string;
+  /** The overlay entry to watch for the new tag; default registry.example.com/group/<app>. */
+  image?: string;
   overlayFile: string;
   runs: number;
   firstPipelineId: number;
@@ -63,7 +65,7 @@ export async function sequentialPromotions(ctx: BenchContext, o: SequentialOptio
   const hoistOptions: HoistOptions = { name: o.name, scenario: o.scenario, configText: o.configText, role: 'all', dataDir: o.dataDir, env: o.env, nodeArgs: o.nodeArgs };
   const service = await ctx.startHoist(hoistOptions);
   const sender = webhookSender(service.url);
-  const image = `registry.example.com/group/${o.app}`;
+  const image = o.image ?? `registry.example.com/group/${o.app}`;
   const timeoutMs = o.timeoutMs ?? 30_000;
   let pipelineId = o.firstPipelineId;
   let lost = 0;

@@ -1,3 +1,4 @@
+import type { BoardResult } from '../scenarios/board.js';
 import type { BurstResult } from '../scenarios/burst.js';
 import type { IntakeResult } from '../scenarios/intake.js';
 import type { PipelineResult } from '../scenarios/pipeline.js';
@@ -19,6 +20,7 @@ export interface Results {
   pipeline?: PipelineResult;
   burst?: BurstResult;
   scale?: ScaleResult;
+  board?: BoardResult;
   memory: MemoryRecord[];
 }
 
@@ -199,6 +201,37 @@ export function scaleTables(r: ScaleResult, pipeline: PipelineResult | undefined
   ].join('\n');
 }
 
+export function boardTables(r: BoardResult): string {
+  const h = r.firstHtml;
+  const page = markdownTable(
+    ['request', 'runs', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'bytes', 'gzip bytes'],
+    [
+      ['GET / (first HTML)', String(h.runs), fmt(h.ms.p50), fmt(h.ms.p90), fmt(h.ms.p99), fmt(h.ms.max), String(h.bytes), String(h.gzipBytes)],
+      ['GET /board/live (the fragment after an event)', String(r.fragment.runs), fmt(r.fragment.ms.p50), fmt(r.fragment.ms.p90), fmt(r.fragment.ms.p99), fmt(r.fragment.ms.max), String(r.fragment.bytes), ''],
+    ],
+    [false, R, R, R, R, R, R, R],
+  );
+  const what = `${r.apps} apps × ${r.environments} environments; the page holds ${h.promoteButtons} Promote and ${h.rollbackButtons} Rollback buttons and ${h.pending} pending promotions (set up by Hoist in ${fmt(r.setupS)} s).`;
+  const i = r.intake;
+  const rows = [
+    ['without streams (before)', i.without[0]],
+    [`with ${i.streams} open /api/events streams`, i.with],
+    ['without streams (after)', i.without[1]],
+  ] as const;
+  const intake = markdownTable(
+    ['webhook intake, uniform 500 req/s', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'non-2xx'],
+    rows.filter(([, l]) => l !== undefined).map(([name, l]) => [name, fmt(l!.rps, 0), fmt(l!.latencyMs.p50, 2), fmt(l!.latencyMs.p99, 2), fmt(l!.latencyMs.p999, 2), fmt(l!.latencyMs.max, 1), String(l!.non2xx)]),
+    [false, R, R, R, R, R, R],
+  );
+  return `${what}\n\n${page}\n\n${intake}\n\n${i.eventsDelivered} promotion events delivered to the streams during the run with them.`;
+}
+
+/** The baseline of "does not move p99 by more than 20 %": the mean of the runs without streams before and after. */
+export function boardIntakeBaseline(r: BoardResult): number {
+  const ps = r.intake.without.map((l) => l.latencyMs.p99);
+  return ps.reduce((a, b) => a + b, 0) / ps.length;
+}
+
 export function memoryTable(records: readonly MemoryRecord[]): string {
   return markdownTable(
     ['process', 'scenario', 'peak RSS (VmHWM) MiB', 'max sampled VmRSS MiB'],
@@ -256,6 +289,20 @@ export function goals(results: Results): Goal[] {
           ? `${fmt(sh.fromAnswer.p50)} ms (scenario 2 was not run)`
           : `no measured promotion (cold first promotion ${sh.coldMs === null ? 'did not land' : `${fmt(sh.coldMs)} ms`})`,
       met: landed ? sh.fromAnswer.p50 <= 1.5 * two : sh.runs > 0 ? null : false,
+    });
+  }
+  const board = results.board;
+  if (board) {
+    const h = board.firstHtml;
+    out.push({ scenario: '9 board', goal: 'first HTML p50 < 100 ms (200 apps × 4 environments)', measured: `p50 ${fmt(h.ms.p50)} ms, p99 ${fmt(h.ms.p99)} ms over ${h.runs} sequential GET /`, met: h.ms.p50 < 100 });
+    out.push({ scenario: '9 board', goal: 'first HTML < 200 KB', measured: `${fmt(h.bytes / 1000)} kB (${fmt(h.gzipBytes / 1000)} kB gzipped)`, met: h.bytes < 200_000 });
+    const base = boardIntakeBaseline(board);
+    const withP99 = board.intake.with.latencyMs.p99;
+    out.push({
+      scenario: '9 board',
+      goal: '100 open event streams move intake p99 by ≤ 20 %',
+      measured: `p99 ${fmt(withP99, 2)} ms with vs ${fmt(base, 2)} ms without (${fmt((100 * (withP99 - base)) / base, 0)} %)`,
+      met: withP99 <= base * 1.2 && board.intake.with.non2xx === 0,
     });
   }
   // The profiler's own memory is not the service's: profiled runs are listed but do not count here.

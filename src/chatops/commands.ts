@@ -54,6 +54,8 @@ export function acknowledgement(flavor: ChatFlavor, command: ParsedCommand): str
       return `⏳ cancelling ${code(flavor, command.id)}…`;
     case 'rollback':
       return `⏳ asking Hoist to roll back ${plain(flavor, command.app)} in ${plain(flavor, command.env)}${command.tag ? ` to ${code(flavor, command.tag)}` : ''}…`;
+    case 'rollout':
+      return `⏳ asking Argo CD to ${plain(flavor, command.action)} the Rollout of ${plain(flavor, command.app)} in ${plain(flavor, command.env)}…`;
     default:
       return '⏳ looking…';
   }
@@ -80,6 +82,11 @@ async function run(command: ParsedCommand, ctx: CommandContext): Promise<ChatRep
     case 'rollback': {
       const view = await service.rollback({ app: command.app, env: command.env, ...(command.tag ? { tag: command.tag } : {}) }, ctx.actor!);
       return promotionReply(ctx, `${name} asked to roll back ${plain(flavor, command.app)} in ${plain(flavor, command.env)}:`, view);
+    }
+    case 'rollout': {
+      if (!service.rollout) return { visibility: 'ephemeral', text: `⚠️ can't do that: Argo CD is not configured (argocd), and Hoist drives Rollouts through it` };
+      const view = await service.rollout({ app: command.app, env: command.env }, command.action, ctx.actor!);
+      return promotionReply(ctx, `${name} ran ${code(flavor, command.action)} on the Rollout of ${plain(flavor, command.app)} in ${plain(flavor, command.env)}:`, view);
     }
     case 'status': {
       const [status, pending] = await Promise.all([service.status(command.app), service.listPending()]);

@@ -21,6 +21,15 @@ describe('parseCommand: every command', () => {
     expect(parseCommand('approve p-3b0c1d')).toEqual({ kind: 'approve', id: 'p-3b0c1d' });
     expect(parseCommand('cancel p-3b0c1d')).toEqual({ kind: 'cancel', id: 'p-3b0c1d' });
   });
+  it('rollout, with each of its actions, and what it refuses', () => {
+    expect(parseCommand('rollout web dev resume')).toEqual({ kind: 'rollout', app: 'web', env: 'dev', action: 'resume' });
+    expect(parseCommand('rollout web prod Promote-Full')).toEqual({ kind: 'rollout', app: 'web', env: 'prod', action: 'promote-full' });
+    expect(parseCommand('rollout web dev abort')).toEqual({ kind: 'rollout', app: 'web', env: 'dev', action: 'abort' });
+    expect(errorOf('rollout web dev')).toBe('`rollout` needs an app, an environment and one of `resume`, `promote-full`, `abort`. Usage: `rollout <app> <env> resume|promote-full|abort`');
+    expect(errorOf('rollout web dev promote')).toMatch(/`promote` is not a Rollout action — did you mean `promote-full`\?/);
+    expect(errorOf('rollout web dev pause')).toMatch(/`pause` is not a Rollout action\. Usage/);
+    expect(errorOf('rollout web dev.eu resume')).toMatch(/`dev.eu` is not a valid environment name/);
+  });
   it('rollback, with and without a tag', () => {
     expect(parseCommand('rollback web prod')).toEqual({ kind: 'rollback', app: 'web', env: 'prod' });
     expect(parseCommand('rollback web prod v1')).toEqual({ kind: 'rollback', app: 'web', env: 'prod', tag: 'v1' });
@@ -128,7 +137,7 @@ describe('typos get a suggestion', () => {
     const message = errorOf('deploy web prod');
     expect(message).toContain('unknown command `deploy`');
     expect(message).not.toContain('did you mean');
-    expect(message).toContain('`promote`, `approve`, `cancel`, `rollback`, `status`, `history`, `help`');
+    expect(message).toContain('`promote`, `approve`, `cancel`, `rollback`, `rollout`, `status`, `history`, `help`');
   });
   it('does not stretch short words into commands', () => {
     expect(suggestCommand('xyz')).toBeUndefined();

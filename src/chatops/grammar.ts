@@ -5,13 +5,19 @@
  */
 
 import { isValidName, MAX_PROMOTION_ID_LENGTH } from '../domain/names.js';
+import { isRolloutAction, ROLLOUT_ACTIONS, type RolloutAction } from '../domain/rollout.js';
+import { editDistance } from '../domain/suggest.js';
 import { isValidTag } from '../kustomize/image-ref.js';
+
+// The config loader suggests names the same way; the distance lives below both.
+export { editDistance };
 
 export type ParsedCommand =
   | { kind: 'promote'; apps: string[]; env: string; tag?: string }
   | { kind: 'approve'; id: string }
   | { kind: 'cancel'; id: string }
   | { kind: 'rollback'; app: string; env: string; tag?: string }
+  | { kind: 'rollout'; app: string; env: string; action: RolloutAction }
   | { kind: 'status'; app?: string }
   | { kind: 'history'; app: string; env?: string }
   | { kind: 'help'; topic?: CommandName };
@@ -20,20 +26,21 @@ export type ParseResult = ParsedCommand | { kind: 'error'; message: string };
 
 export type CommandName = ParsedCommand['kind'];
 
-export const COMMAND_NAMES: readonly CommandName[] = ['promote', 'approve', 'cancel', 'rollback', 'status', 'history', 'help'];
+export const COMMAND_NAMES: readonly CommandName[] = ['promote', 'approve', 'cancel', 'rollback', 'rollout', 'status', 'history', 'help'];
 
 export const USAGE: Readonly<Record<CommandName, string>> = {
   promote: 'promote <app>[,<app>…] <env> [tag]',
   approve: 'approve <id>',
   cancel: 'cancel <id>',
   rollback: 'rollback <app> <env> [tag]',
+  rollout: `rollout <app> <env> ${ROLLOUT_ACTIONS.join('|')}`,
   status: 'status [app]',
   history: 'history <app> [env]',
   help: 'help [command]',
 };
 
 /** Commands that change something; the rest only read and are open to unmapped chat users too. */
-export const ACTING_COMMANDS: ReadonlySet<CommandName> = new Set(['promote', 'approve', 'cancel', 'rollback']);
+export const ACTING_COMMANDS: ReadonlySet<CommandName> = new Set(['promote', 'approve', 'cancel', 'rollback', 'rollout']);
 
 // The same shapes the config and the API accept (one definition of each); checking them here turns a stray
 // word into a clear sentence rather than a "not found" from the service.
@@ -41,26 +48,6 @@ const PROMOTION_ID = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,${MAX_PROMOTION_I
 
 /** Longer than any command anyone types; the bound keeps a pasted book from being parsed or echoed back. */
 export const MAX_COMMAND_LENGTH = 1_000;
-
-/**
- * Optimal string alignment distance: Levenshtein plus adjacent transpositions, because `stauts`
- * (one swap) should be as close to `status` as `statsu` is.
- */
-export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  const at = (i: number, j: number): number => d[i]![j]!;
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
-      d[i]![j] = best;
-    }
-  }
-  return at(a.length, b.length);
-}
 
 /** The command a mistyped word most likely meant, if any is close enough to be worth suggesting. */
 export function suggestCommand(word: string): CommandName | undefined {
@@ -158,6 +145,18 @@ export function parseCommand(text: string): ParseResult {
       const problem = checkName('app', app) ?? checkName('environment', env) ?? checkTag(tag);
       if (problem) return usageError(word, problem);
       return { kind: 'rollback', app, env, ...(tag !== undefined ? { tag } : {}) };
+    }
+    case 'rollout': {
+      if (args.length !== 3) return usageError(word, `\`rollout\` needs an app, an environment and one of ${ROLLOUT_ACTIONS.map((a) => `\`${a}\``).join(', ')}`);
+      const [app = '', env = '', typed = ''] = args;
+      const problem = checkName('app', app) ?? checkName('environment', env);
+      if (problem) return usageError(word, problem);
+      const action = typed.toLowerCase();
+      if (!isRolloutAction(action)) {
+        const near = ROLLOUT_ACTIONS.find((a) => editDistance(action, a) <= 2 || a.startsWith(action));
+        return usageError(word, `\`${typed}\` is not a Rollout action${near ? ` — did you mean \`${near}\`?` : ''}`);
+      }
+      return { kind: 'rollout', app, env, action };
     }
     case 'status': {
       if (args.length > 1) return usageError(word, `\`status\` takes at most one app, got ${args.length} words`);

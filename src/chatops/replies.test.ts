@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../errors.js';
 import type { HistoryEntry, PromotionView } from '../service/promotion-service.js';
-import { formatHistory, formatPromotion, formatServiceError, formatStatus, helpText, slackPromotionBlocks, unmappedUserText } from './replies.js';
+import { bold, code, formatHistory, formatPromotion, formatServiceError, formatStatus, grammarText, helpText, plain, slackPromotionBlocks, unmappedUserText } from './replies.js';
 
 function view(overrides: Partial<PromotionView> = {}): PromotionView {
   return {
@@ -93,6 +93,12 @@ describe('formatStatus', () => {
   it('says so when nothing is deployed', () => {
     expect(formatStatus('slack', { commit: 'abc', environments: [{ name: 'dev', apps: [] }] })).toContain('No apps deployed yet.');
   });
+  it('says where a Rollout is, beside its tag, and in the promotion too', () => {
+    const rollout = { strategy: 'canary' as const, name: 'web', step: 2, steps: 5, weight: 20, paused: true, pauseReason: 'CanaryPauseStep', phase: 'Paused' };
+    const text = formatStatus('mattermost', { commit: 'abc', environments: [{ name: 'dev', apps: [{ app: 'web', tag: 'v2', rollout }] }] });
+    expect(text).toContain('web  v2 (canary 2/5 at 20 %, paused)');
+    expect(formatPromotion('mattermost', view({ state: 'committed', rollout }))).toContain('Rollout: canary 2/5 at 20 %, paused');
+  });
 });
 
 describe('formatHistory', () => {
@@ -162,5 +168,34 @@ describe('slackPromotionBlocks', () => {
     const blocks = slackPromotionBlocks('x'.repeat(5000), view({ state: 'queued' }));
     expect(blocks).toHaveLength(1);
     expect(((blocks[0] as { text: { text: string } }).text.text).length).toBe(3000);
+  });
+});
+
+describe('GitLab comments (GitLab Flavored Markdown)', () => {
+  it('puts a backslash before every character GitLab reserves, so nothing typed becomes a mention, reference, link or HTML', () => {
+    expect(plain('gitlab', '@all #1 !2 ~bug %v1 $3 &4 <b>x</b> [a](http://e.x) *y* _z_ :smile:')).toBe(
+      '\\@all \\#1 \\!2 \\~bug \\%v1 \\$3 \\&4 \\<b\\>x\\<\\/b\\> \\[a\\]\\(http\\:\\/\\/e\\.x\\) \\*y\\* \\_z\\_ \\:smile\\:',
+    );
+    // A line break would start a block of its own, or a quick action such as /close.
+    expect(plain('gitlab', 'ok\n/close')).toBe('ok \\/close');
+  });
+
+  it('keeps code spans verbatim (nothing is a reference inside one) and bold text escaped', () => {
+    expect(code('gitlab', '@all `x` <b>')).toBe("`@all 'x' <b>`");
+    expect(bold('gitlab', 'Promotion p-1')).toBe('**Promotion p\\-1**');
+  });
+
+  it("renders the grammar's messages with their code spans kept and the rest escaped, a lone backtick included", () => {
+    expect(grammarText('gitlab', '`@all` is not a valid app name. Usage: `promote <app>`')).toBe('`@all` is not a valid app name\\. Usage\\: `promote <app>`');
+    expect(grammarText('gitlab', 'odd `one @all')).toBe('odd \\`one \\@all');
+    expect(grammarText('slack', '`<@U1>`')).toBe('`&lt;@U1&gt;`');
+    expect(grammarText('mattermost', '`x` @y')).toBe('`x` @y');
+  });
+
+  it('formats a promotion and a status grid for GitLab', () => {
+    expect(formatPromotion('gitlab', view()).split('\n')[0]).toBe('✋ **Promotion p\\-3b0c** · web `v1` → **prod** · awaiting\\-approval (manual, requested by alice)');
+    const grid = formatStatus('gitlab', { commit: 'abcdef0123456789', environments: [{ name: 'prod', apps: [{ app: 'web', tag: 'v<1>' }] }] });
+    // Inside the code block nothing is escaped: GitLab shows it as it is.
+    expect(grid).toContain('web  v<1>');
   });
 });

@@ -1,35 +1,72 @@
 /**
- * What Hoist says in chat. Pure: views in, text out. Slack (mrkdwn) and Mattermost (Markdown) agree
- * on code spans and blocks but not on bold or links, and Slack reads `<…>` as mentions and links, so
- * everything that came from a person or a repository goes through `plain` or `code`.
+ * What Hoist says in chat and in GitLab comments. Pure: views in, text out. Slack (mrkdwn), Mattermost (Markdown) and
+ * GitLab (GitLab Flavored Markdown) agree on code spans and blocks but not on bold or links; Slack reads `<…>` as
+ * mentions and links, and GitLab turns `@name`, `#1`, `!1`, `~label`, URLs and HTML into mentions, references and
+ * links, so everything that came from a person or a repository goes through `plain` or `code`.
  */
+import { formatRollout } from '../domain/rollout.js';
 import type { HoistError } from '../errors.js';
 import type { EnvironmentStatus, HistoryEntry, PromotionView } from '../service/promotion-service.js';
 import { COMMAND_NAMES, USAGE, type CommandName } from './grammar.js';
 
-export type ChatFlavor = 'slack' | 'mattermost';
+export type ChatFlavor = 'slack' | 'mattermost' | 'gitlab';
 
 /** Slack's three control characters; https://api.slack.com/reference/surfaces/formatting#escaping */
 function escapeSlack(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * GitLab's reserved characters (doc/user/markdown.md, "Escape characters"), each behind a backslash: since GitLab 14.0
+ * an escaped `@`, `#`, `!`, `~`, `%`, `$` or `&` is no reference or mention either. A line break would start a new
+ * block (or a quick action such as `/close`, which GitLab runs in notes Hoist posts), so it becomes a space.
+ */
+function escapeGitlab(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').replace(/[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, '\\$&');
+}
+
 export function plain(flavor: ChatFlavor, text: string): string {
+  return flavor === 'slack' ? escapeSlack(text) : flavor === 'gitlab' ? escapeGitlab(text) : text;
+}
+
+/** Text for the inside of a code block: only Slack still reads `<…>` there. */
+function verbatim(flavor: ChatFlavor, text: string): string {
   return flavor === 'slack' ? escapeSlack(text) : text;
 }
 
-/** A code span; backticks inside would end it early, so they go. */
+/**
+ * A code span; backticks inside would end it early, so they go. Inside one nothing is a reference, mention, link
+ * or HTML (GitLab included), and a backslash is a backslash, so GitLab's text is not escaped there.
+ */
 export function code(flavor: ChatFlavor, text: string): string {
-  return `\`${plain(flavor, text.replace(/`/g, "'"))}\``;
+  const inner = text.replace(/`/g, "'");
+  return `\`${flavor === 'gitlab' ? inner.replace(/[\r\n]+/g, ' ') : plain(flavor, inner)}\``;
 }
 
 export function bold(flavor: ChatFlavor, text: string): string {
   // Mattermost renders `*x*` as italics and wants `**x**` (its Slack-compatibility notes say so).
-  return flavor === 'slack' ? `*${plain(flavor, text)}*` : `**${text}**`;
+  return flavor === 'slack' ? `*${plain(flavor, text)}*` : flavor === 'gitlab' ? `**${plain(flavor, text)}**` : `**${text}**`;
 }
 
 function link(flavor: ChatFlavor, url: string, label: string): string {
-  return flavor === 'slack' ? `<${url}|${escapeSlack(label)}>` : `[${label}](${url})`;
+  if (flavor === 'slack') return `<${url}|${escapeSlack(label)}>`;
+  // A parenthesis or a space would end the destination early.
+  return flavor === 'gitlab' ? `[${plain(flavor, label)}](${url.replace(/[()\s<>]/g, encodeURIComponent)})` : `[${label}](${url})`;
+}
+
+/**
+ * A message of the chat grammar (its own words, with what the person typed in code spans) for this flavor. For GitLab
+ * the text between code spans is escaped and the spans are kept, with a lone backtick escaped too, so no part of it
+ * can become a mention or a link, whatever the person typed.
+ */
+export function grammarText(flavor: ChatFlavor, message: string): string {
+  if (flavor !== 'gitlab') return plain(flavor, message);
+  const parts = message.split('`');
+  // An odd number of backticks leaves the last one unpaired: GitLab shows it as text, so its "code" is text too.
+  const paired = parts.length % 2 === 1 ? parts.length : parts.length - 1;
+  return parts
+    .map((part, i) => (i % 2 === 1 && i < paired ? `\`${part.replace(/[\r\n]+/g, ' ')}\`` : (i > 0 && i >= paired ? '\\`' : '') + escapeGitlab(part)))
+    .join('');
 }
 
 const STATE_MARK: Readonly<Record<PromotionView['state'], string>> = {
@@ -73,6 +110,7 @@ export function formatPromotion(flavor: ChatFlavor, view: PromotionView): string
     lines.push(`Approvals: ${given.length} of ${required}${who}${missing > 0 ? `; ${missing} missing` : ''}`);
   }
   if (view.commit) lines.push(`Commit: ${code(flavor, shortSha(view.commit))}`);
+  if (view.rollout) lines.push(`Rollout: ${plain(flavor, formatRollout(view.rollout))}`);
   if (view.reason) lines.push(`Reason: ${plain(flavor, view.reason)}`);
   if (view.error) lines.push(`Error: ${plain(flavor, view.error)}`);
   return lines.join('\n');
@@ -100,9 +138,10 @@ export function formatStatus(flavor: ChatFlavor, status: EnvironmentStatus, pend
     lines.push('No apps deployed yet.');
   } else {
     const header = ['app', ...status.environments.map((e) => e.name)];
-    const rows = apps.map((app) => [app, ...status.environments.map((e) => e.apps.find((a) => a.app === app)?.tag ?? '—')]);
+    const cell = (a: EnvironmentStatus['environments'][number]['apps'][number] | undefined) => (a?.tag ?? '—') + (a?.rollout ? ` (${formatRollout(a.rollout)})` : '');
+    const rows = apps.map((app) => [app, ...status.environments.map((e) => cell(e.apps.find((a) => a.app === app)))]);
     // Inside a code block nothing is formatted, but Slack still reads `<…>`; backticks would close the block.
-    lines.push('```', plain(flavor, table([header, ...rows]).replace(/`/g, "'")), '```');
+    lines.push('```', verbatim(flavor, table([header, ...rows]).replace(/`/g, "'")), '```');
   }
   if (pending.length > 0) {
     lines.push(bold(flavor, 'Waiting'));
@@ -149,6 +188,7 @@ const DESCRIPTIONS: Readonly<Record<CommandName, string>> = {
   approve: 'approve a promotion waiting for approvals',
   cancel: 'cancel a promotion that has not landed yet',
   rollback: 'go back to the previous tag (or the one given) in <env>, as a new commit',
+  rollout: "drive the Argo Rollouts canary or blue-green of what <app> runs in <env>: resume a pause, promote-full, or abort (an abort then rolls back with a new commit)",
   status: 'what every environment runs now, and what is waiting',
   history: 'the latest promotions of an app, newest first',
   help: 'this text',

@@ -1,34 +1,28 @@
 #!/usr/bin/env node
-// The `hoist` command (package.json "bin"): tools around the service, which itself starts from main.ts.
-import { readRuntimeEnv } from '../config/index.js';
-import { createKustomizeRenderer } from '../kustomize/index.js';
-import { parseCliArgs, SHORT_USAGE, USAGE } from './args.js';
-import { createValidator, formatProblem, formatSummary } from './validate.js';
+// The `hoist` command (package.json "bin"): the service's API for people and pipelines, and `validate`. The
+// service itself starts from main.ts.
+// cli-env.js, not config/index.js: commands that only talk to Hoist need not load the config schema.
+import { readCliEnv } from '../config/cli-env.js';
+import { runCli } from './program.js';
 
-async function run(argv: readonly string[]): Promise<number> {
-  const command = parseCliArgs(argv);
-  if (command.kind === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (command.kind === 'usage-error') {
-    process.stderr.write(`hoist: ${command.message}\n${SHORT_USAGE}`);
-    return 2;
-  }
-  // The same reading of the environment as the service: ${VAR} values and HOIST_KUSTOMIZE.
-  const env = readRuntimeEnv();
-  const validator = createValidator({
-    renderer: createKustomizeRenderer(env.kustomizeCommand ? { command: env.kustomizeCommand } : {}),
-    vars: env.vars,
-  });
-  const report = await validator.validate({ configPath: command.configPath, repoDir: command.repoDir, allowUnsetVars: command.allowUnsetVars });
-  const lines = [...report.problems.map(formatProblem), formatSummary(report)];
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return report.problems.length > 0 ? 1 : 0;
+/** Only while a command waits: anywhere else Ctrl-C ends the process as usual. */
+function trapInterrupt() {
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.once('SIGINT', onInterrupt);
+  return { signal: controller.signal, release: () => process.removeListener('SIGINT', onInterrupt) };
 }
 
-// exitCode rather than exit(): stdout is a pipe in CI, and exit() could cut the report short.
-run(process.argv.slice(2)).then(
+// `hoist history web | head`: the reader has gone, so there is nobody left to tell anything to.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
+// exitCode rather than exit(): stdout is a pipe in CI, and exit() could cut the output short.
+runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }, readCliEnv(), trapInterrupt).then(
   (code) => {
     process.exitCode = code;
   },

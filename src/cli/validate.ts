@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { parseConfig, type ConfigProblem, type HoistConfig } from '../config/index.js';
+import { analyzeConfig, type ConfigLayout, type ConfigProblem } from '../config/index.js';
 import { isHoistError } from '../errors.js';
 import { KUSTOMIZATION_FILES, checkRendered, type ImageEntry, type Renderer } from '../kustomize/index.js';
 import { inspectOverlay, locateRenderError } from './overlay-check.js';
@@ -18,7 +18,10 @@ export interface Problem {
 
 export interface ValidationReport {
   problems: Problem[];
-  /** Undefined when the config is too broken to know what it names; its overlays were then not checked. */
+  /**
+   * How many environments' overlays were checked (and against how many apps): every one the config names validly,
+   * even when other parts of it are wrong. Undefined when it is too broken to tell (not YAML, no environment).
+   */
   environments: number | undefined;
   apps: number | undefined;
 }
@@ -41,8 +44,6 @@ export interface Validator {
   validate(options: ValidateOptions): Promise<ValidationReport>;
 }
 
-/** Stands in for unset variables so the rest of the config can still be checked. */
-const PLACEHOLDER = 'hoist-validate-placeholder';
 /** kustomize runs as a child process per overlay; a repo with dozens of environments must not start them all at once. */
 const RENDER_CONCURRENCY = 4;
 /** The reference grammar of config/load.ts: `${NAME}`, with `$${` as the escape. */
@@ -74,60 +75,26 @@ export function createValidator(deps: ValidatorDeps): Validator {
       } catch (error) {
         return { problems: [{ file: configPath, message: `cannot read the config file: ${(error as Error).message}` }], environments: undefined, apps: undefined };
       }
-      const loaded = loadConfig(text, configPath, deps.vars, options.allowUnsetVars === true);
-      const problems = [...loaded.problems];
-      const config = loaded.config;
-      if (config === undefined) return { problems, environments: undefined, apps: undefined };
+      // The service's own loader, so a config that passes here loads there; it reports every stage's problems at once.
+      const analysis = analyzeConfig(text, deps.vars);
+      const problems = toProblems(configPath, options.allowUnsetVars === true ? analysis.problems.filter((p) => p.unsetVariable === undefined) : analysis.problems);
+      const layout = analysis.layout;
+      if (layout === undefined || layout.environments.length === 0) return { problems, environments: undefined, apps: undefined };
 
       const repoIsDir = await stat(repoDir).then((s) => s.isDirectory(), () => false);
       if (!repoIsDir) {
         problems.push({ file: repoDir, message: 'the GitOps repository checkout (--repo) is not a directory' });
-        return { problems, environments: config.environments.length, apps: config.apps.length };
+        return { problems, environments: layout.environments.length, apps: layout.apps.length };
       }
       const renderer = memoized(deps.renderer);
       const locate = configLocator(text);
-      const perEnvironment = await mapLimited(config.environments, RENDER_CONCURRENCY, (env, index) =>
-        checkEnvironment({ env, repoDir, config, renderer, configPath, where: () => locate(['environments', index, 'path']), pathKey: `environments[${index}].path` }),
+      const perEnvironment = await mapLimited(layout.environments, RENDER_CONCURRENCY, (env) =>
+        checkEnvironment({ env, repoDir, apps: layout.apps, renderer, configPath, where: () => locate(['environments', env.index, 'path']), pathKey: `environments[${env.index}].path` }),
       );
       problems.push(...perEnvironment.flat());
-      return { problems, environments: config.environments.length, apps: config.apps.length };
+      return { problems, environments: layout.environments.length, apps: layout.apps.length };
     },
   };
-}
-
-/**
- * The service's own loader, so a config that passes here loads there. It stops at the first stage that
- * fails, and unset variables come before the schema; a second pass with them filled in finds the schema
- * problems too, so one run lists every problem.
- */
-function loadConfig(
-  text: string,
-  configPath: string,
-  vars: Readonly<Record<string, string | undefined>>,
-  allowUnsetVars: boolean,
-): { config: HoistConfig | undefined; problems: Problem[] } {
-  const unset = [...text.matchAll(REFERENCE)].flatMap((m) => (m[1] !== undefined && vars[m[1]] === undefined ? [m[1]] : []));
-  const first = tryParse(text, configPath, vars);
-  if (first.config !== undefined || unset.length === 0) return { config: first.config, problems: toProblems(configPath, first.problems) };
-  const second = tryParse(text, configPath, { ...vars, ...Object.fromEntries(unset.map((name) => [name, PLACEHOLDER])) });
-  const key = (p: ConfigProblem) => `${p.line}:${p.column}:${p.path}: ${p.message}`;
-  const inSecond = new Set(second.problems.map(key));
-  // What the filled-in variables made go away is what their being unset caused.
-  const causedByUnset = first.problems.filter((p) => !inSecond.has(key(p)));
-  // There the placeholder's own failures (not a duration, not a URL…) would be noise.
-  const isCovered = (path: string) => causedByUnset.some(({ path: c }) => path === c || path.startsWith(`${c}.`) || path.startsWith(`${c}[`));
-  const rest = second.problems.filter((p) => !isCovered(p.path));
-  return { config: second.config, problems: toProblems(configPath, allowUnsetVars ? rest : [...causedByUnset, ...rest]) };
-}
-
-function tryParse(text: string, configPath: string, vars: Readonly<Record<string, string | undefined>>): { config?: HoistConfig; problems: ConfigProblem[] } {
-  try {
-    return { config: parseConfig(text, configPath, vars), problems: [] };
-  } catch (error) {
-    if (!isHoistError(error) || error.code !== 'config_invalid') throw error;
-    const problems = error.details?.problems;
-    return { problems: Array.isArray(problems) ? (problems as ConfigProblem[]) : [{ path: '(config)', message: error.message }] };
-  }
 }
 
 function toProblems(file: string, problems: readonly ConfigProblem[]): Problem[] {
@@ -180,8 +147,8 @@ function memoized(renderer: Renderer): Renderer {
 }
 
 interface EnvironmentCheck {
-  env: HoistConfig['environments'][number];
-  config: HoistConfig;
+  env: ConfigLayout['environments'][number];
+  apps: ConfigLayout['apps'];
   repoDir: string;
   renderer: Renderer;
   configPath: string;
@@ -190,7 +157,7 @@ interface EnvironmentCheck {
 }
 
 async function checkEnvironment(check: EnvironmentCheck): Promise<Problem[]> {
-  const { env, config, repoDir, renderer } = check;
+  const { env, apps, repoDir, renderer } = check;
   const overlayDir = join(repoDir, env.path);
   const atConfig = (message: string): Problem[] => [{ file: check.configPath, ...check.where(), path: check.pathKey, message }];
 
@@ -211,7 +178,7 @@ async function checkEnvironment(check: EnvironmentCheck): Promise<Problem[]> {
   const overlayFile = file;
   const at = (line: number | undefined, message: string, column?: number): Problem => ({ file: overlayFile, line, column, message });
 
-  const inspection = inspectOverlay(text, config.apps.map((app) => ({ app: app.name, image: app.image })));
+  const inspection = inspectOverlay(text, apps.map((app) => ({ app: app.name, image: app.image })));
   const problems = inspection.problems.map((p) => at(p.line, p.message, p.column));
   if (!inspection.renderable) return problems;
 

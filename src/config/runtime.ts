@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HoistError } from '../errors.js';
 import { parseDuration } from './duration.js';
+import { parseRedisUrl } from './redis-url.js';
 import { loadConfigFile, parseConfig } from './load.js';
 import type { HoistConfig } from './schema.js';
 
@@ -24,6 +25,23 @@ export interface RuntimeEnv {
   vars: Readonly<Record<string, string | undefined>>;
   /** What git child processes inherit: enough to find binaries and honour git's own config isolation. */
   gitBaseEnv: Readonly<Record<string, string>>;
+}
+
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * REDIS_URL unset means the local default; set but empty is a mistake (a Secret key with no value, a
+ * `REDIS_URL=` left in a file) that must not quietly point a shared install at localhost. The value may
+ * hold a password, so messages name its scheme, never the value.
+ */
+function readRedisUrl(value: string | undefined): string {
+  if (value === undefined) return DEFAULT_REDIS_URL;
+  if (value.trim() === '') {
+    throw new HoistError('config_invalid', `REDIS_URL is set but empty: name your Redis (e.g. REDIS_URL=${DEFAULT_REDIS_URL}), or unset it for that default`);
+  }
+  // Checked here so a malformed URL stops the start with its reason; queue/connection.ts opens it.
+  parseRedisUrl(value);
+  return value.trim();
 }
 
 const GIT_PASSTHROUGH = ['PATH', 'HOME', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM', 'SSH_AUTH_SOCK', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'SSL_CERT_FILE', 'GIT_SSL_CAINFO'];
@@ -50,7 +68,7 @@ export function readRuntimeEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv
     shutdownTimeoutMs: duration('HOIST_SHUTDOWN_TIMEOUT', 25_000),
     configPath: env.HOIST_CONFIG || undefined,
     port,
-    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisUrl: readRedisUrl(env.REDIS_URL),
     dataDir: resolve(env.HOIST_DATA_DIR || './.hoist'),
     kustomizeCommand: env.HOIST_KUSTOMIZE ? env.HOIST_KUSTOMIZE.trim().split(/\s+/) : undefined,
     vars: { ...env },
@@ -70,7 +88,7 @@ export function demoRepoDir(dataDir: string): string {
   return resolve(dataDir, 'demo', 'gitops.git');
 }
 
-export function demoConfigText(dataDir: string): string {
+export function demoConfigText(dataDir: string, port = 8080): string {
   return `# Built-in demo: a local bare GitOps repo seeded from gitops-manifests/ and overlays/.
 gitops:
   url: ${pathToFileURL(demoRepoDir(dataDir)).href}
@@ -78,10 +96,17 @@ gitops:
   author: { name: Hoist, email: hoist@example.invalid }
 gitlab: { webhookSecret: ${DEMO_SECRETS.webhookSecret} }
 api: { token: ${DEMO_SECRETS.apiToken} }
+# The board's "sign in as anyone": loopback only, never on a real install.
+auth: { demo: true, publicUrl: http://127.0.0.1:${port} }
 environments:
   - { name: dev, path: overlays/dev, promotion: auto }
   - { name: staging, path: overlays/staging, from: dev, promotion: gated }
-  - { name: prod, path: overlays/prod, from: staging, promotion: manual }
+  # Two people other than the one who asked must approve: try it as two names on the board.
+  - name: prod
+    path: overlays/prod
+    from: staging
+    promotion: manual
+    approvals: { required: 2, approvers: ["*"], allowSelfApproval: false }
 apps:
   - name: web
     project: group/web
@@ -101,7 +126,7 @@ export async function loadRuntimeConfig(env: RuntimeEnv): Promise<LoadedConfig> 
     return { config: await loadConfigFile(local, env.vars), source: { kind: 'file', path: local } };
   }
   return {
-    config: parseConfig(demoConfigText(env.dataDir), '(built-in demo config)', {}),
+    config: parseConfig(demoConfigText(env.dataDir, env.port), '(built-in demo config)', {}),
     source: { kind: 'demo', repoDir: demoRepoDir(env.dataDir) },
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseFreeze, parseWindow } from '../domain/gates.js';
 import { validateApplicationTemplate } from '../argocd/names.js';
 import { NAME_PATTERN as NAME } from '../domain/names.js';
+import { didYouMean } from '../domain/suggest.js';
 import { durationSchema } from './duration.js';
 
 /** An OCI repository reference without tag or digest, optionally with a registry host and port. */
@@ -39,12 +40,91 @@ const responseHost = z
   .string()
   .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/, 'must be a host name, optionally with :port, such as hooks.slack.com');
 
-const member = z.string().regex(/^(\*|group:[A-Za-z0-9._-]+|[A-Za-z0-9._@-]+)$/, 'a name, "group:<name>" or "*"');
+/** A name, `*`, or `group:<name>`: a group of rbac.groups, or a full group path from the sign-in (`group:platform/release`). */
+const member = z.string().max(255).regex(/^(\*|group:[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*|[A-Za-z0-9._@-]+)$/, 'a name, "group:<name>" or "*"');
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+/** True for http(s) URLs on a loopback address: tests and local trials, never a shared install. */
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    return LOOPBACK_HOSTS.has(new URL(url).hostname) || new URL(url).hostname.startsWith('127.');
+  } catch {
+    return false;
+  }
+}
+
+const authSchema = z
+  .object({
+    /** Sign-in with OpenID Connect (GitLab, or any issuer). */
+    oidc: z
+      .object({
+        issuer: z.string().url('must be the issuer URL, e.g. https://gitlab.example.com'),
+        clientId: z.string().min(1, 'must not be empty'),
+        clientSecret: z.string().min(1, 'must not be empty'),
+        /** The ID token claim that names the person (the name rbac and approvals use). */
+        usernameClaim: z.string().min(1).default('preferred_username'),
+        /** The claim listing their groups (full paths), named in rbac and approvers as `group:<path>`. */
+        groupsClaim: z.string().min(1).default('groups'),
+        scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope name')).min(1).default(['openid', 'profile', 'email']),
+      })
+      .strict()
+      .optional(),
+    /** Signs the session cookie. */
+    sessionSecret: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+    /** Where people reach Hoist (the OIDC redirect URI is publicUrl + /auth/callback). */
+    publicUrl: z.string().url('must be the URL people open, e.g. https://hoist.example.com').optional(),
+    /** How long a sign-in lasts. */
+    sessionTtl: durationSchema.pipe(z.number().min(60_000, 'must be at least 1m')).default(12 * 3600_000),
+    /** The built-in demo's "sign in as anyone" (loopback publicUrl only). */
+    demo: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.oidc) {
+      const issuer = a.oidc.issuer;
+      if (issuer.startsWith('http://') && !isLoopbackUrl(issuer)) ctx.addIssue({ code: 'custom', path: ['oidc', 'issuer'], message: 'must be https (http:// only on a loopback address, for tests and local trials)' });
+      if (!a.publicUrl) ctx.addIssue({ code: 'custom', path: ['publicUrl'], message: 'missing: OpenID Connect needs the URL people open, for its redirect URI' });
+      if (!a.sessionSecret) ctx.addIssue({ code: 'custom', path: ['sessionSecret'], message: 'missing: it signs the session cookie' });
+    }
+    if (a.demo && !(a.publicUrl && isLoopbackUrl(a.publicUrl))) {
+      ctx.addIssue({ code: 'custom', path: ['demo'], message: 'demo sign-in lets anyone be anyone: it needs a loopback publicUrl (http://127.0.0.1:8080)' });
+    }
+    if (a.demo && a.oidc) ctx.addIssue({ code: 'custom', path: ['demo'], message: 'demo sign-in and oidc exclude each other' });
+  });
+
+/** GitLab's own rule for environment names: letters, digits, spaces, `-_./${}`, not starting or ending with `/`. */
+const GITLAB_ENVIRONMENT_NAME = /^(?!\/)[A-Za-z0-9 _.${}/-]{1,255}(?<!\/)$/;
+
+const gitlabEnvironmentSchema = z
+  .object({
+    name: z.string().regex(GITLAB_ENVIRONMENT_NAME, 'must be a GitLab environment name: letters, digits, spaces and -_./${} (not starting or ending with /)').optional(),
+    tier: z.enum(['production', 'staging', 'testing', 'development', 'other']).optional(),
+    externalUrl: z.string().url('must be a URL such as https://shop.example.com').refine((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL').optional(),
+  })
+  .strict();
+
+const BRANCH = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/;
+
+/** One GitOps repository of `gitops.repos`; author and signing key default to gitops'. */
+const repoSchema = z
+  .object({
+    url: z.string().min(1),
+    branch: z.string().regex(BRANCH, 'must be a branch name').default('main'),
+    /** Its GitLab project (path_with_namespace): merge requests and API commits. */
+    project: z.string().regex(PROJECT_PATH, 'must be a GitLab path_with_namespace such as group/gitops').optional(),
+    /** Signs this repository's commits instead of gitops.signingKey. */
+    signingKey: z.string().min(1, 'must not be empty').optional(),
+  })
+  .strict();
 
 export const environmentSchema = z
   .object({
     name: z.string().regex(NAME, 'must match [a-z0-9][a-z0-9-]* (at most 63 characters)'),
     path: relativePath,
+    /** The GitOps repository (a name of gitops.repos, or `default`) its overlay lives in. */
+    repo: z.string().regex(NAME, 'a repository name').optional(),
+    /** Its own branch of that repository (environment branches); default the repository's branch. */
+    branch: z.string().regex(BRANCH, 'must be a branch name').optional(),
     promotion: promotionPolicySchema,
     from: z.string().optional(),
     gates: z
@@ -73,8 +153,40 @@ export const environmentSchema = z
     write: z.enum(['push', 'merge-request', 'api']).default('push'),
     /** Roll back by itself (a normal rollback commit) when the deploy side reports the new version Degraded. */
     autoRollback: z.boolean().default(false),
+    /** `digest`: write the registry's manifest digest beside the tag, so a re-pushed tag cannot change what runs. */
+    pin: z.enum(['tag', 'digest']).default('tag'),
+    /** Ask the registry before writing: a tag it does not have fails the promotion at once (implied by pin: digest). */
+    verifyTag: z.boolean().default(false),
+    /** After a version turned healthy, how long Hoist keeps reading Argo CD for a late Degraded (`0s`: not at all). */
+    watch: durationSchema.default(10 * 60_000),
+    /** Argo Rollouts: what Hoist does by itself with a canary's (or a blue-green preview's) pauses. */
+    rollout: z
+      .object({
+        /** Resume each pause that waits for someone once the canary has been (healthy and) paused `after` long. */
+        autoPromote: z.object({ after: durationSchema, healthy: z.boolean().default(true) }).strict().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
+
+/** A registry host as images name it (`registry.example.com`, `registry.example.com:5000`, `docker.io`). */
+const REGISTRY_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+
+/** Credentials of one registry (anonymous without them) and whether it speaks plain http. */
+const registrySchema = z
+  .object({
+    username: z.string().min(1, 'must not be empty').optional(),
+    password: z.string().min(1, 'must not be empty').optional(),
+    /** Plain http: loopback hosts always may; any other host only with this (a registry on a trusted network). */
+    insecure: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.username === undefined) !== (r.password === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [r.username === undefined ? 'username' : 'password'], message: 'username and password go together' });
+    }
+  });
 
 export const appSchema = z
   .object({
@@ -86,15 +198,51 @@ export const appSchema = z
     branches: z.array(z.string().min(1).max(255, 'must be at most 255 characters')).min(1).optional(),
     /** Merge-request pipelines build unmerged code; promoting them is opt-in. */
     mergeRequestPipelines: z.boolean().default(false),
+    /** Per environment, the repository this app's overlay entry lives in, when not the environment's own. */
+    repos: z.record(z.string().regex(NAME, 'an environment name'), z.string().regex(NAME, 'a repository name')).optional(),
   })
   .strict();
+
+/**
+ * What the cross-field checks of configSchema read, with the types they need. Zod skips a refinement once any
+ * field is invalid; these run whenever their inputs have these types, so one bad `promotion:` does not hide an
+ * unknown `from:` of the same file until the next run. A check that reads another field must name it here.
+ */
+const relationsInput = z.looseObject({
+  gitops: z.looseObject({
+    url: z.string().optional(),
+    project: z.string().optional(),
+    repos: z.record(z.string(), z.looseObject({ project: z.string().optional() })).optional(),
+  }),
+  gitlab: z.looseObject({ url: z.string().optional(), environments: z.record(z.string(), z.unknown()).optional() }),
+  argocd: z.looseObject({ applications: z.string() }).optional(),
+  environments: z.array(
+    z.looseObject({
+      name: z.string().optional(),
+      path: z.string().optional(),
+      // Compared with literals only, so any value will do.
+      promotion: z.unknown(),
+      from: z.string().optional(),
+      approvals: z.looseObject({ approvers: z.array(z.string()) }).optional(),
+      write: z.unknown(),
+      repo: z.string().optional(),
+      rollout: z.looseObject({ autoPromote: z.unknown() }).optional(),
+    }),
+  ),
+  apps: z.array(z.looseObject({ name: z.string().optional(), repos: z.record(z.string(), z.string()).optional() })),
+  rbac: z.looseObject({ promote: z.record(z.string(), z.array(z.string())), groups: z.record(z.string(), z.unknown()) }).optional(),
+  auth: z.looseObject({ oidc: z.unknown() }).optional(),
+});
 
 export const configSchema = z
   .object({
     gitops: z
       .object({
-        url: z.string().min(1),
-        branch: z.string().regex(/^(?!-)[A-Za-z0-9._/-]+$/, 'must be a branch name').default('main'),
+        /** The one GitOps repository (named `default`); `repos` names more. */
+        url: z.string().min(1).optional(),
+        branch: z.string().regex(BRANCH, 'must be a branch name').default('main'),
+        /** More GitOps repositories by name; environments (and apps, per environment) say which one they live in. */
+        repos: z.record(z.string().regex(NAME, 'a repository name: [a-z0-9][a-z0-9-]*'), repoSchema).optional(),
         author: z
           .object({ name: z.string().min(1).default('Hoist'), email: z.string().min(3).default('hoist@example.invalid') })
           .strict()
@@ -119,6 +267,11 @@ export const configSchema = z
         /** GitLab's base URL and a token with the `api` scope: commit statuses, merge requests, API commits. */
         url: z.string().url('must be a URL such as https://gitlab.example.com').optional(),
         token: z.string().min(1, 'must not be empty').optional(),
+        /**
+         * How each Hoist environment shows in GitLab (Operate > Environments) when Hoist records its deployments:
+         * its name there, tier and link. Default: Hoist's name and a tier guessed from it.
+         */
+        environments: z.record(z.string(), gitlabEnvironmentSchema).optional(),
       })
       .strict()
       .superRefine((g, ctx) => {
@@ -142,7 +295,25 @@ export const configSchema = z
       })
       .strict()
       .optional(),
-    api: z.object({ token: z.string().min(1, 'must not be empty') }).strict(),
+    api: z
+      .object({
+        /** Bearer token of /api/*: it acts as the robot user `api`. */
+        token: z.string().min(1, 'must not be empty'),
+        /** Honour `X-Hoist-User` from callers holding api.token: only behind a front end that authenticates people itself. */
+        trustUserHeader: z.boolean().default(false),
+      })
+      .strict(),
+    auth: authSchema.optional(),
+    /** Per registry host, credentials for digest pinning and verifyTag; a host not listed is asked anonymously. */
+    registries: z
+      .record(z.string(), registrySchema)
+      .superRefine((registries, ctx) => {
+        // Checked here rather than as the record's key schema, whose message would only say "Invalid key in record".
+        for (const host of Object.keys(registries)) {
+          if (!REGISTRY_HOST.test(host)) ctx.addIssue({ code: 'custom', path: [host], message: 'must be a registry host, optionally with :port, such as registry.example.com (no scheme, no path)' });
+        }
+      })
+      .optional(),
     environments: z.array(environmentSchema).min(1),
     apps: z.array(appSchema).min(1),
     rbac: z
@@ -164,21 +335,33 @@ export const configSchema = z
       .optional(),
     /** Bearer token of POST /webhooks/deployments (deploy reports feeding the `healthy` gate). */
     deployments: z.object({ token: z.string().min(1) }).strict().optional(),
+    /** DORA figures (GET /api/dora, metrics): a deployment degraded or rolled back within failureWindow of landing is a failed change. */
+    dora: z.object({ failureWindow: durationSchema.pipe(z.number().min(60_000, 'must be at least 1m')).default(3_600_000) }).strict().optional(),
     queue: z
       .object({
-        /** Redis key prefix: several Hoist installs can share one Redis. */
-        prefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('hoist'),
+        /**
+         * Redis key prefix: several Hoist installs can share one Redis. On a Redis Cluster Hoist wraps it in braces
+         * (`{hoist}`, a hash tag) so every key lands in one slot; written in braces it is used so everywhere.
+         */
+        prefix: z
+          .string()
+          .regex(/^(?:[A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/, 'letters, digits, _ and - only, optionally in braces as a Redis Cluster hash tag ({hoist})')
+          .default('hoist'),
         /** Tries per promotion when failures are transient (remote unreachable and the like). */
         attempts: z.number().int().min(1).max(100).default(5),
-        /** Jobs in flight per worker process; most of them wait for the repo's writer. */
-        concurrency: z.number().int().min(1).max(1000).default(32),
+        /**
+         * Jobs in flight per worker process; most of them wait for their repo's writer, which takes every waiting
+         * one into its next commit. Default 32 per repo and branch written (at most 1,000), so a burst in a fleet
+         * batches per repo as well as one repo's does.
+         */
+        concurrency: z.number().int().min(1).max(1000).optional(),
         /** How long a crashed worker's job and write lock keep others waiting before they take over. */
         lockTimeout: durationSchema.pipe(z.number().min(2_000, 'must be at least 2s')).default(30_000),
         /** Longest wait between two checks of a waiting promotion's gates. */
         gateInterval: durationSchema.pipe(z.number().min(100)).default(30_000),
       })
       .strict()
-      .default({ prefix: 'hoist', attempts: 5, concurrency: 32, lockTimeout: 30_000, gateInterval: 30_000 }),
+      .default({ prefix: 'hoist', attempts: 5, lockTimeout: 30_000, gateInterval: 30_000 }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
   })
   .strict()
@@ -192,12 +375,12 @@ export const configSchema = z
     });
     config.environments.forEach((env, index) => {
       if (env.from !== undefined && !envNames.has(env.from)) {
-        ctx.addIssue({ code: 'custom', path: ['environments', index, 'from'], message: `unknown environment "${env.from}"` });
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'from'], message: `unknown environment "${env.from}"${didYouMean(env.from, envNames.keys())}` });
       }
       if (env.from === env.name) {
         ctx.addIssue({ code: 'custom', path: ['environments', index, 'from'], message: 'an environment cannot promote from itself' });
       }
-      if (env.promotion !== 'auto' && env.from === undefined) {
+      if ((env.promotion === 'gated' || env.promotion === 'manual') && env.from === undefined) {
         ctx.addIssue({ code: 'custom', path: ['environments', index, 'from'], message: `a ${env.promotion} environment needs "from"` });
       }
     });
@@ -226,15 +409,15 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['environments', index, 'promotion'], message: 'an auto environment takes every pipeline: gates and approvals need promotion gated or manual' });
       }
       for (const approver of env.approvals?.approvers ?? []) {
-        if (approver.startsWith('group:') && !config.rbac?.groups[approver.slice(6)]) {
-          ctx.addIssue({ code: 'custom', path: ['environments', index, 'approvals', 'approvers'], message: `unknown group "${approver.slice(6)}" (define it under rbac.groups)` });
+        if (approver.startsWith('group:') && !config.rbac?.groups[approver.slice(6)] && !config.auth?.oidc) {
+          ctx.addIssue({ code: 'custom', path: ['environments', index, 'approvals', 'approvers'], message: `unknown group "${approver.slice(6)}" (define it under rbac.groups, or sign people in with auth.oidc to use their groups)` });
         }
       }
     });
     for (const [env, members] of Object.entries(config.rbac?.promote ?? {})) {
-      if (env !== '*' && !envNames.has(env)) ctx.addIssue({ code: 'custom', path: ['rbac', 'promote', env], message: `unknown environment "${env}"` });
+      if (env !== '*' && !envNames.has(env)) ctx.addIssue({ code: 'custom', path: ['rbac', 'promote', env], message: `unknown environment "${env}"${didYouMean(env, envNames.keys())}` });
       for (const m of members) {
-        if (m.startsWith('group:') && !config.rbac?.groups[m.slice(6)]) ctx.addIssue({ code: 'custom', path: ['rbac', 'promote', env], message: `unknown group "${m.slice(6)}"` });
+        if (m.startsWith('group:') && !config.rbac?.groups[m.slice(6)] && !config.auth?.oidc) ctx.addIssue({ code: 'custom', path: ['rbac', 'promote', env], message: `unknown group "${m.slice(6)}" (define it under rbac.groups, or sign people in with auth.oidc to use their groups)` });
       }
     }
     if (config.argocd) {
@@ -242,10 +425,40 @@ export const configSchema = z
       if (problem) ctx.addIssue({ code: 'custom', path: ['argocd', 'applications'], message: problem });
     }
     config.environments.forEach((env, index) => {
-      if (env.write === 'push') return;
-      if (!config.gitlab.url) ctx.addIssue({ code: 'custom', path: ['environments', index, 'write'], message: `write: ${env.write} needs gitlab.url and gitlab.token` });
-      if (!config.gitops.project) ctx.addIssue({ code: 'custom', path: ['environments', index, 'write'], message: `write: ${env.write} needs gitops.project (the GitOps repository's GitLab path)` });
+      if (env.rollout?.autoPromote && !config.argocd) {
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'rollout', 'autoPromote'], message: 'needs argocd: Hoist reads and resumes Rollouts through Argo CD' });
+      }
     });
+    // The repositories: `gitops.url` is the one named `default`; `gitops.repos` names more.
+    const repoNames = new Set([...(config.gitops.url !== undefined ? ['default'] : []), ...Object.keys(config.gitops.repos ?? {})]);
+    if (repoNames.size === 0) ctx.addIssue({ code: 'custom', path: ['gitops', 'url'], message: 'missing: the GitOps repository (or name several under gitops.repos)' });
+    if (config.gitops.url !== undefined && config.gitops.repos && Object.hasOwn(config.gitops.repos, 'default')) {
+      ctx.addIssue({ code: 'custom', path: ['gitops', 'repos', 'default'], message: '"default" is gitops.url\'s name: give this repository another' });
+    }
+    const projectOf = (repo: string) => (repo === 'default' && config.gitops.url !== undefined ? config.gitops.project : config.gitops.repos?.[repo]?.project);
+    config.environments.forEach((env, index) => {
+      const repo = env.repo ?? (repoNames.has('default') ? 'default' : repoNames.size === 1 ? [...repoNames][0] : undefined);
+      if (env.repo !== undefined && !repoNames.has(env.repo)) {
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'repo'], message: `unknown repository "${env.repo}"${didYouMean(env.repo, repoNames)} (gitops.repos names them; gitops.url is "default")` });
+      } else if (repo === undefined && repoNames.size > 1) {
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'repo'], message: `missing: which of the repositories (${[...repoNames].join(', ')}) holds this environment's overlay` });
+      }
+      if (env.write !== 'merge-request' && env.write !== 'api') return;
+      if (!config.gitlab.url) ctx.addIssue({ code: 'custom', path: ['environments', index, 'write'], message: `write: ${env.write} needs gitlab.url and gitlab.token` });
+      if (repo !== undefined && repoNames.has(repo) && !projectOf(repo)) {
+        const where = repo === 'default' ? 'gitops.project' : `gitops.repos.${repo}.project`;
+        ctx.addIssue({ code: 'custom', path: ['environments', index, 'write'], message: `write: ${env.write} needs ${where} (the GitOps repository's GitLab path)` });
+      }
+    });
+    config.apps.forEach((app, index) => {
+      for (const [env, repo] of Object.entries(app.repos ?? {})) {
+        if (!envNames.has(env)) ctx.addIssue({ code: 'custom', path: ['apps', index, 'repos', env], message: `unknown environment "${env}"${didYouMean(env, envNames.keys())}` });
+        if (!repoNames.has(repo)) ctx.addIssue({ code: 'custom', path: ['apps', index, 'repos', env], message: `unknown repository "${repo}"${didYouMean(repo, repoNames)}` });
+      }
+    });
+    for (const env of Object.keys(config.gitlab.environments ?? {})) {
+      if (!envNames.has(env)) ctx.addIssue({ code: 'custom', path: ['gitlab', 'environments', env], message: `unknown environment "${env}"${didYouMean(env, envNames.keys())}` });
+    }
     const appNames = new Set<string>();
     config.apps.forEach((app, index) => {
       if (appNames.has(app.name)) {
@@ -253,7 +466,7 @@ export const configSchema = z
       }
       appNames.add(app.name);
     });
-  });
+  }, { when: (payload) => relationsInput.safeParse(payload.value).success });
 
 export type HoistConfig = z.output<typeof configSchema>;
 export type EnvironmentConfig = HoistConfig['environments'][number];

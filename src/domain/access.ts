@@ -12,28 +12,44 @@ export interface ApprovalPolicy {
   allowSelfApproval: boolean;
 }
 
+/** A person as rbac sees them: the name, and the groups their identity provider says they are in. */
+export interface Person {
+  name: string;
+  /** Full group paths from the sign-in (GitLab: `platform/release-managers`); none for chat and robot users. */
+  groups?: readonly string[] | undefined;
+}
+
 export type Verdict = { ok: true } | { ok: false; reason: string };
 
-/** Does `user` appear in `members`, directly, as `*`, or through a `group:<name>`? */
-export function isMember(user: string, members: readonly string[], groups: Readonly<Record<string, readonly string[]>>): boolean {
-  return members.some((m) => m === '*' || m === user || (m.startsWith('group:') && (groups[m.slice(6)] ?? []).includes(user)));
+/**
+ * Is the person in `members`: by name, as `*`, or through `group:<name>` — a group of `rbac.groups` that lists
+ * them, or a group their sign-in put them in?
+ */
+export function isMember(person: Person, members: readonly string[], groups: Readonly<Record<string, readonly string[]>>): boolean {
+  return members.some((m) => {
+    if (m === '*' || m === person.name) return true;
+    if (!m.startsWith('group:')) return false;
+    const group = m.slice(6);
+    return (Object.hasOwn(groups, group) && (groups[group] ?? []).includes(person.name)) || (person.groups ?? []).includes(group);
+  });
 }
 
 /** Without an rbac section everyone may promote; with one, the environment's list (else `*`'s) decides. */
-export function mayPromote(rbac: Rbac | undefined, env: string, user: string): Verdict {
+export function mayPromote(rbac: Rbac | undefined, env: string, person: Person): Verdict {
   if (!rbac) return { ok: true };
   const members = rbac.promote[env] ?? rbac.promote['*'];
   if (!members) return { ok: false, reason: `rbac.promote has no entry for ${env} (nor "*")` };
-  return isMember(user, members, rbac.groups) ? { ok: true } : { ok: false, reason: `${user} is not allowed to promote to ${env} (rbac.promote.${rbac.promote[env] ? env : '"*"'})` };
+  return isMember(person, members, rbac.groups) ? { ok: true } : { ok: false, reason: `${person.name} is not allowed to promote to ${env} (rbac.promote.${rbac.promote[env] ? env : '"*"'})` };
 }
 
 export function mayApprove(
   policy: ApprovalPolicy,
   groups: Readonly<Record<string, readonly string[]>>,
   request: { requestedBy: string | undefined; approvedBy: readonly string[] },
-  user: string,
+  person: Person,
 ): Verdict {
-  if (!isMember(user, policy.approvers, groups)) return { ok: false, reason: `${user} is not among the approvers (${policy.approvers.join(', ')})` };
+  const user = person.name;
+  if (!isMember(person, policy.approvers, groups)) return { ok: false, reason: `${user} is not among the approvers (${policy.approvers.join(', ')})` };
   if (!policy.allowSelfApproval && request.requestedBy === user) return { ok: false, reason: `${user} requested this promotion and cannot approve it (allowSelfApproval is false)` };
   if (request.approvedBy.includes(user)) return { ok: false, reason: `${user} has already approved; one person counts once` };
   return { ok: true };

@@ -8,11 +8,13 @@ import type { App, Environment } from './types.js';
 export interface Landing extends LandedGroup {
   commit: string;
   date: string;
+  repo?: string | undefined;
 }
 
 /** One outside commit's change to one environment: an app's image entry, or other files (`image` absent). */
 export interface OutsideChange {
   commit: string;
+  repo?: string | undefined;
   date: string;
   author: string;
   subject: string;
@@ -23,26 +25,27 @@ export interface OutsideChange {
   after?: ImageState | undefined;
 }
 
-/** The environment whose overlay holds `file`. */
-export function environmentOfPath(environments: readonly Environment[], file: string): Environment | undefined {
-  return environments.find((e) => file === e.path || file.startsWith(`${e.path}/`));
+/** The environment whose overlay holds `file` (in `repo`, when environments live in several repositories). */
+export function environmentOfPath(environments: readonly Environment[], file: string, repo?: string, apps: readonly App[] = []): Environment | undefined {
+  const lives = (e: Environment) => repo === undefined || e.target.repo === repo || apps.some((a) => a.targets?.[e.name]?.repo === repo);
+  return environments.find((e) => (file === e.path || file.startsWith(`${e.path}/`)) && lives(e));
 }
 
 /** Hoist's landings, newest first. */
 export function landingsOf(commits: readonly HistoryCommit[]): Landing[] {
-  return commits.filter((c) => c.trusted).flatMap((c) => c.groups.map((g) => ({ ...g, commit: c.commit, date: c.date })));
+  return commits.filter((c) => c.trusted).flatMap((c) => c.groups.map((g) => ({ ...g, commit: c.commit, date: c.date, ...(c.repo ? { repo: c.repo } : {}) })));
 }
 
 /** Outside changes, newest first: per commit and environment, one per image entry it changed, one for other files. */
-export function outsideChangesOf(commits: readonly HistoryCommit[], environments: readonly Environment[]): OutsideChange[] {
+export function outsideChangesOf(commits: readonly HistoryCommit[], environments: readonly Environment[], apps: readonly App[] = []): OutsideChange[] {
   return commits
     .filter((c) => !c.trusted)
     .flatMap((c) => {
       const byEnv = new Map<string, OutsideChange[]>();
       for (const change of c.changes) {
-        const env = environmentOfPath(environments, change.path);
+        const env = environmentOfPath(environments, change.path, c.repo, apps);
         if (!env) continue;
-        const base = { commit: c.commit, date: c.date, author: c.author, subject: c.subject, env: env.name, paths: [change.path] };
+        const base = { commit: c.commit, ...(c.repo ? { repo: c.repo } : {}), date: c.date, author: c.author, subject: c.subject, env: env.name, paths: [change.path] };
         const list = byEnv.get(env.name) ?? [];
         for (const image of change.images) list.push({ ...base, image: image.name, before: image.before, after: image.after });
         if (change.other) list.push(base);

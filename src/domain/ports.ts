@@ -1,4 +1,4 @@
-import type { MergeRequestLink, PromotionSource } from './types.js';
+import type { MergeRequestLink, PromotionSource, Target } from './types.js';
 
 /**
  * One image change the writer must land in one overlay. Edits that share a promotionId are one
@@ -10,6 +10,8 @@ export interface ImageEdit {
   env: string;
   /** Overlay directory in the GitOps repo. */
   path: string;
+  /** The repository and branch the overlay lives in. */
+  target: Target;
   image: string;
   tag: string;
   source: PromotionSource;
@@ -18,6 +20,10 @@ export interface ImageEdit {
   approvedBy?: readonly string[] | undefined;
   /** True when an earlier attempt may already have landed it (look for its trailer first). */
   mayHaveLanded: boolean;
+  /** The manifest digest the promotion resolved or carried for this app: its commit's `Hoist-Digest` trailer. */
+  digest?: string | undefined;
+  /** Write the digest into the overlay beside the tag (`pin: digest`); otherwise only the tag is written. */
+  pinDigest?: boolean | undefined;
   createdAt: string;
 }
 
@@ -44,7 +50,10 @@ export interface ImageState {
 }
 
 export interface EnvironmentSnapshot {
+  /** The head commit read (of the first repository, when environments live in several). */
   commit: string;
+  /** Per repository and branch (`repo@branch`), the head commit read. */
+  heads?: Record<string, string> | undefined;
   /** Per environment name, the overlay's images (empty when the overlay has none) or an error. */
   environments: Record<string, { images: ImageState[] } | { error: string }>;
 }
@@ -60,6 +69,8 @@ export interface LandedGroup {
   kind: string;
   requestedBy: string;
   approvedBy: string[];
+  /** `Hoist-Digest`: the manifest digest the promotion resolved or carried (absent when it had none). */
+  digest?: string | undefined;
 }
 
 export interface ImageChange {
@@ -81,6 +92,8 @@ export interface OverlayChange {
  */
 export interface HistoryCommit {
   commit: string;
+  /** The repository (its name in gitops.repos, `default` for the single form) the commit is in. */
+  repo?: string | undefined;
   /** Committer date, ISO 8601. */
   date: string;
   /** `Name <email>` as the commit states it (an outside commit's author is whatever its maker wrote). */
@@ -92,12 +105,27 @@ export interface HistoryCommit {
   changes: OverlayChange[];
 }
 
+/** `maxAgeMs`: a read may use the branch head as fetched that long ago (several reads of one page share a fetch). */
+export interface ReadOptions {
+  maxAgeMs?: number | undefined;
+}
+
+/**
+ * The GitOps repositories as the domain sees them: environments and apps, not paths and repos. Each environment's
+ * overlay (and an app's, where it lives elsewhere) is read at the head of its repository and branch.
+ */
 export interface RepoReader {
-  snapshot(paths: Readonly<Record<string, string>>): Promise<EnvironmentSnapshot>;
-  /** The commits on the branch that touched these overlay paths, newest first, each judged trusted or outside. */
-  history(paths: readonly string[], limit: number): Promise<HistoryCommit[]>;
-  /** An overlay's images as of a commit (e.g. the parent of the first promotion, for a rollback). */
-  imagesAt(rev: string, overlayPath: string): Promise<ImageState[] | undefined>;
+  /** Per environment, the images its overlay(s) set (an app's entry taken from where that app lives), or an error. */
+  snapshot(envs: readonly string[], options?: ReadOptions): Promise<EnvironmentSnapshot>;
+  /** The commits that touched these environments' overlays, newest first, each judged trusted or outside. */
+  history(envs: readonly string[], limit: number, options?: ReadOptions): Promise<HistoryCommit[]>;
+  /** An app's image entry in an environment as of a commit (the parent of Hoist's first, for a rollback). */
+  imagesAt(rev: string, env: string, app?: string): Promise<ImageState[] | undefined>;
+}
+
+/** What a set of image edits would change, rendered, without writing anything (the board's dialog, `hoist diff`). */
+export interface Previewer {
+  preview(edits: readonly ImageEdit[]): Promise<{ outcome: 'changes' | 'no-change' | 'refused'; reason?: string | undefined; files: string[]; diff: string }>;
 }
 
 /** What the deploy side reports about a version in an environment (deploy webhooks, Argo CD). */

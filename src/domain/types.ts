@@ -1,13 +1,25 @@
 /** The domain's vocabulary. Plain data: no I/O, no classes. */
 import type { ApprovalPolicy } from './access.js';
 import type { Gates } from './gates.js';
+import type { AutoPromotePolicy } from './rollout.js';
 
 export type PromotionPolicy = 'auto' | 'gated' | 'manual';
+
+/** Where overlays live: a GitOps repository (by its name in `gitops.repos`; `default` for the single form) and branch. */
+export interface Target {
+  repo: string;
+  branch: string;
+}
+
+/** One writer at a time per target: the key its writes serialise on. */
+export const targetKey = (t: Target) => `${t.repo}@${t.branch}`;
 
 export interface Environment {
   name: string;
   /** Overlay directory inside the GitOps repo, holding kustomization.yaml. */
   path: string;
+  /** The repository and branch its overlay lives in (an app may override it: App.targets). */
+  target: Target;
   promotion: PromotionPolicy;
   from?: string | undefined;
   gates?: Gates | undefined;
@@ -17,6 +29,14 @@ export interface Environment {
   write: WriteMode;
   /** Roll back by itself when the deploy side reports the new version Degraded. */
   autoRollback: boolean;
+  /** How long Hoist keeps reading Argo CD after the version turned healthy (0 or absent: not at all). */
+  watchMs?: number | undefined;
+  /** Argo Rollouts: resume each pause that waits for someone once the canary has been healthy that long. */
+  rollout?: { autoPromote?: AutoPromotePolicy | undefined } | undefined;
+  /** `digest`: the overlay gets the registry's manifest digest beside the tag (default `tag`). */
+  pin?: 'tag' | 'digest' | undefined;
+  /** Ask the registry before writing, failing a promotion whose tag it does not have (pin: digest implies it). */
+  verifyTag?: boolean | undefined;
 }
 
 export type WriteMode = 'push' | 'merge-request' | 'api';
@@ -28,6 +48,13 @@ export interface App {
   tag: string;
   branches?: readonly string[] | undefined;
   mergeRequestPipelines: boolean;
+  /** Per environment, another repository (and branch) than the environment's own (`apps[].repos`). */
+  targets?: Readonly<Record<string, Target>> | undefined;
+}
+
+/** Where an app's image entry lives in an environment. */
+export function targetOf(env: Environment, app: Pick<App, 'targets'>): Target {
+  return app.targets?.[env.name] ?? env.target;
 }
 
 export type PromotionState =
@@ -53,7 +80,7 @@ export type PromotionKind = 'pipeline' | 'manual' | 'gated' | 'rollback';
 export type PromotionSource =
   | { kind: 'pipeline'; project: string; pipelineId: number; url: string; ref: string; sha: string }
   /** `url`: the pipeline that built the tag, when the history knows it. */
-  | { kind: 'manual' | 'rollback'; by: string; via: string; url?: string | undefined }
+  | { kind: 'manual' | 'rollback'; by: string; via: string; url?: string | undefined; /** A rollback's cause, for its commit message. */ why?: string | undefined }
   | { kind: 'gated'; url?: string | undefined };
 
 export interface PromotionItem {
@@ -93,6 +120,10 @@ export interface Promotion extends PromotionRequest {
   health?: 'healthy' | 'degraded' | undefined;
   /** The automatic rollback started because this promotion degraded. */
   rolledBackBy?: string | undefined;
+  /** A release train that spans repositories: the commit it landed in each (one commit per repository). */
+  commits?: Array<{ repo: string; branch: string; commit: string }> | undefined;
+  /** Per app, the manifest digest its tag resolved to (pin: digest, verifyTag), or carried from the `from` environment. */
+  digests?: Record<string, string> | undefined;
 }
 
 export interface MergeRequestLink {

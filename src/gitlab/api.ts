@@ -1,5 +1,6 @@
 import { Gitlab } from '@gitbeaker/rest';
 import { HoistError } from '../errors.js';
+import type { NoteTarget } from './note-event.js';
 
 /**
  * The slice of GitLab's REST API v4 Hoist uses, on top of `@gitbeaker/rest`. Projects are a
@@ -41,7 +42,22 @@ export interface GitlabApi {
   }): Promise<{ id: string }>;
   /** One page of `ref`'s history, newest first, optionally only commits touching `path`. */
   listCommits(input: { project: string | number; ref: string; path?: string | undefined; perPage?: number | undefined }): Promise<Array<{ id: string; message: string; committedDate: string; authorName: string; authorEmail: string }>>;
+  /** The project's environment of exactly that name, if there is one. */
+  findEnvironment(input: { project: string | number; name: string }): Promise<{ id: number; name: string } | undefined>;
+  createEnvironment(input: { project: string | number; name: string; tier?: EnvironmentTier | undefined; externalUrl?: string | undefined }): Promise<{ id: number }>;
+  createDeployment(input: { project: string | number; environment: string; sha: string; ref: string; tag: boolean; status: DeploymentStatus }): Promise<{ id: number }>;
+  updateDeployment(input: { project: string | number; id: number; status: DeploymentStatus }): Promise<void>;
+  /** Who gitlab.token belongs to. */
+  currentUser(): Promise<{ id: number; username: string }>;
+  /** A merge request's pipelines, newest first (one page). */
+  listMergeRequestPipelines(input: { project: string | number; iid: number }): Promise<Array<{ id: number; iid?: number | undefined; sha: string; ref: string; status: string; source?: string | undefined }>>;
+  /** A comment on a merge request or a commit; a reply in its thread when the target names one. */
+  createNote(input: { target: NoteTarget; body: string }): Promise<{ id: number }>;
 }
+
+/** The statuses a deployment can be given through the API (deployments.md, "Create a deployment"). */
+export type DeploymentStatus = 'running' | 'success' | 'failed' | 'canceled';
+export type EnvironmentTier = 'production' | 'staging' | 'testing' | 'development' | 'other';
 
 export type CommitState = 'pending' | 'running' | 'success' | 'failed' | 'canceled' | 'skipped';
 
@@ -63,6 +79,9 @@ export interface GitlabApiOptions {
   /** Bounds each call, gitbeaker's own 429/502 retries included (one AbortSignal per call). Default 30 s. */
   timeoutMs?: number;
 }
+
+/** GitLab takes notes up to 1,000,000 characters (notes.md); Hoist's are short, and a runaway one is cut long before. */
+const NOTE_LIMIT = 50_000;
 
 /** GitLab refuses commit-status descriptions and target URLs over 255 characters (docs: "Set commit pipeline status"). */
 const STATUS_TEXT_LIMIT = 255;
@@ -123,6 +142,9 @@ const PERMISSION_HINTS: Array<[RegExp, string]> = [
   [/commit status/i, 'the `api` scope and at least the Developer role to set commit statuses'],
   [/merge request/i, 'the `api` scope and at least the Developer role to open and edit merge requests'],
   [/commit to/i, 'the `api` scope and at least the Developer role, and the branch must allow Developers to push (protected branches)'],
+  [/deployment|environment/i, 'the `api` scope and at least the Developer role to record deployments and create environments'],
+  [/comment/i, 'the `api` scope and at least the Reporter role to comment'],
+  [/current user/i, 'the `read_user` (or `api`) scope'],
 ];
 
 function permissionHint(operation: string): string {
@@ -267,6 +289,62 @@ export function createGitlabApi(options: GitlabApiOptions): GitlabApi {
         // The docs' own example omits committed_date on some entries; created_at is documented as identical.
         committedDate: c.committed_date ?? c.created_at ?? '',
       }));
+    },
+
+    async findEnvironment({ project, name }) {
+      const found = await call(`read the environments`, project, () => client.Environments.all(project, { name, page: 1, perPage: 20 }));
+      // `name` is an exact filter; the comparison keeps a loose server from handing over another environment.
+      const match = (found as unknown as Array<{ id: number; name: string }>).find((e) => e.name === name);
+      return match ? { id: match.id, name: match.name } : undefined;
+    },
+
+    async createEnvironment({ project, name, tier, externalUrl }) {
+      const created = await call(`create environment ${name}`, project, () =>
+        client.Environments.create(project, name, { ...(tier === undefined ? {} : { tier }), ...(externalUrl === undefined ? {} : { externalUrl }) }),
+      );
+      return { id: (created as unknown as { id: number }).id };
+    },
+
+    async createDeployment({ project, environment, sha, ref, tag, status }) {
+      const created = await call(`create a deployment to ${environment}`, project, () => client.Deployments.create(project, environment, sha, ref, tag, { status }));
+      return { id: (created as unknown as { id: number }).id };
+    },
+
+    async updateDeployment({ project, id, status }) {
+      await call(`update deployment ${id}`, project, () => client.Deployments.edit(project, id, status));
+    },
+
+    async currentUser() {
+      const user = (await call('read the current user', 'GitLab', () => client.Users.showCurrentUser())) as unknown as { id: number; username: string };
+      return { id: user.id, username: user.username };
+    },
+
+    async listMergeRequestPipelines({ project, iid }) {
+      const pipelines = await call(`list the pipelines of merge request !${iid}`, project, () => client.MergeRequests.allPipelines(project, iid, { page: 1, perPage: 20 }));
+      return (pipelines as unknown as Array<{ id: number; iid?: number | null; sha: string; ref: string; status: string; source?: string | null }>).map((p) => ({
+        id: p.id,
+        iid: p.iid ?? undefined,
+        sha: p.sha,
+        ref: p.ref,
+        status: p.status,
+        source: p.source ?? undefined,
+      }));
+    },
+
+    async createNote({ target, body }) {
+      const text = cut(body, NOTE_LIMIT);
+      const where = target.kind === 'merge-request' ? `merge request !${target.iid}` : `commit ${target.sha.slice(0, 12)}`;
+      const note = await call<unknown>(`comment on ${where}`, target.project, () => {
+        if (target.kind === 'merge-request') {
+          return target.discussionId
+            ? client.MergeRequestDiscussions.addNote(target.project, target.iid, target.discussionId, text)
+            : client.MergeRequestNotes.create(target.project, target.iid, text);
+        }
+        return target.discussionId ? client.CommitDiscussions.addNote(target.project, target.sha, target.discussionId, text) : client.CommitDiscussions.create(target.project, target.sha, text);
+      });
+      // A new commit thread answers the discussion; its first note is ours.
+      const answer = note as unknown as { id: number | string; notes?: Array<{ id: number }> };
+      return { id: typeof answer.id === 'number' ? answer.id : (answer.notes?.[0]?.id ?? 0) };
     },
   };
 }

@@ -19,6 +19,8 @@ export const pipelineEventSchema = z.object({
     variables: z.array(z.object({ key: z.string(), value: z.string().nullish() })).nullish(),
   }),
   merge_request: z.object({ iid: z.number().nullish() }).passthrough().nullish(),
+  /** The pipeline's commit; its `timestamp` starts the DORA lead time. */
+  commit: z.object({ timestamp: z.string().max(64).nullish() }).passthrough().nullish(),
   project: z.object({
     id: z.number().int().nullish(),
     path_with_namespace: z.string().min(1),
@@ -42,6 +44,8 @@ export interface PipelineBuild {
   defaultBranch: string | undefined;
   url: string;
   variables: Readonly<Record<string, string>>;
+  /** When the built commit was made (ISO 8601), if the hook said so in a form that parses. */
+  commitTimestamp?: string | undefined;
 }
 
 /** Only http(s) URLs without credentials go into commit trailers. */
@@ -56,6 +60,12 @@ function safePipelineUrl(event: PipelineEvent): string {
   } catch {
     return '';
   }
+}
+
+/** GitLab writes `2016-08-12T17:23:21+02:00`; anything that does not parse is left out rather than guessed. */
+function commitTime(raw: string | null | undefined): string | undefined {
+  const t = raw ? Date.parse(raw) : Number.NaN;
+  return Number.isFinite(t) ? new Date(t).toISOString() : undefined;
 }
 
 export function toPipelineBuild(event: PipelineEvent): PipelineBuild {
@@ -75,5 +85,6 @@ export function toPipelineBuild(event: PipelineEvent): PipelineBuild {
     defaultBranch: event.project.default_branch ?? undefined,
     url: safePipelineUrl(event),
     variables,
+    commitTimestamp: commitTime(event.commit?.timestamp),
   };
 }

@@ -1,6 +1,6 @@
 import type { ImageEdit, LandedGroup } from '../domain/ports.js';
 
-type Landed = Pick<ImageEdit, 'app' | 'env' | 'tag' | 'promotionId' | 'source' | 'requestedBy' | 'approvedBy'>;
+type Landed = Pick<ImageEdit, 'app' | 'env' | 'tag' | 'promotionId' | 'source' | 'requestedBy' | 'approvedBy' | 'digest'>;
 
 /** Trailer values must stay on one line or git would read the rest as body text. */
 function oneLine(value: string): string {
@@ -13,8 +13,9 @@ function sourceText(source: Landed['source']): string {
 }
 
 /**
- * The five trailers every promotion carries (the spine's contract, in this order), then — for
- * promotions people asked for — its kind, who asked and who approved.
+ * The five trailers every promotion carries (the spine's contract, in this order), then the manifest digest when the
+ * promotion resolved one (pin: digest, verifyTag), then — for promotions people asked for — its kind, who asked and
+ * who approved.
  */
 function trailerGroup(edit: Landed): string[] {
   const lines = [
@@ -24,6 +25,7 @@ function trailerGroup(edit: Landed): string[] {
     `Hoist-Promotion: ${oneLine(edit.promotionId)}`,
     `Hoist-Source: ${sourceText(edit.source)}`,
   ];
+  if (edit.digest) lines.push(`Hoist-Digest: ${oneLine(edit.digest)}`);
   if (edit.source.kind !== 'pipeline') lines.push(`Hoist-Kind: ${edit.source.kind}`);
   if (edit.requestedBy) lines.push(`Hoist-Requested-By: ${oneLine(edit.requestedBy)}`);
   for (const approver of edit.approvedBy ?? []) lines.push(`Hoist-Approved-By: ${oneLine(approver)}`);
@@ -40,7 +42,8 @@ export function buildCommitMessage(edits: readonly Landed[]): string {
   const [first] = edits;
   if (edits.length === 1 && first) {
     const subject = first.source.kind === 'rollback' ? `rollback ${first.app} in ${first.env} to ${first.tag}` : `promote ${first.app} to ${first.env}: ${first.tag}`;
-    const body = first.source.kind === 'rollback' ? `\n\nRollback requested by ${first.requestedBy ?? 'unknown'}: a new commit; history is not rewritten.` : '';
+    const why = first.source.kind === 'rollback' && first.source.why ? ` (${oneLine(first.source.why)})` : '';
+    const body = first.source.kind === 'rollback' ? `\n\nRollback requested by ${first.requestedBy ?? 'unknown'}${why}: a new commit; history is not rewritten.` : '';
     return `${subject}${body}\n\n${trailerGroup(first).join('\n')}\n`;
   }
   const envs = [...new Set(edits.map((e) => e.env))];
@@ -57,6 +60,7 @@ const FIELDS: Record<string, Exclude<keyof TrailerGroup, 'approvedBy'>> = {
   'Hoist-Tag': 'tag',
   'Hoist-Promotion': 'promotion',
   'Hoist-Source': 'source',
+  'Hoist-Digest': 'digest',
   'Hoist-Kind': 'kind',
   'Hoist-Requested-By': 'requestedBy',
 };

@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import type { EditOutcome, ImageEdit, LandedGroup } from '../domain/ports.js';
 import { newerRunningPipeline } from '../domain/ordering.js';
 import { HoistError, isHoistError, toHoistError } from '../errors.js';
-import { KUSTOMIZATION_FILES, type EditResult, type ImageEditor, type ImageEntry } from '../kustomize/index.js';
+import { KUSTOMIZATION_FILES, type EditResult, type ImageChange, type ImageEditor, type ImageEntry } from '../kustomize/index.js';
 
 /** How one image edit of a batch ended (a release train aggregates its items). */
 export type ItemOutcome =
@@ -54,6 +54,12 @@ export interface Plan {
 }
 
 const imageKey = (e: ImageEdit) => `${e.env}\0${e.path}\0${e.image}`;
+
+/**
+ * What an edit writes: the tag, and beside it the digest where the environment pins (`pin: digest`). Everywhere else
+ * the tag alone, which drops a digest left from an earlier pin: kustomize would let it win over the new tag.
+ */
+export const changeOf = (e: ImageEdit): ImageChange => (e.pinDigest && e.digest ? { name: e.image, tag: e.tag, digest: e.digest } : { name: e.image, tag: e.tag });
 
 /** An earlier attempt of a promotion started no earlier than an hour before it was created. */
 export const landedSince = (edit: ImageEdit) => new Date(Date.parse(edit.createdAt) - 3_600_000);
@@ -146,7 +152,7 @@ export function createPlanner(editor: ImageEditor) {
     file.after = new Map();
     for (const edit of edits) {
       try {
-        keep(file, edit, editor.setImage(file.text, { name: edit.image, tag: edit.tag }));
+        keep(file, edit, editor.setImage(file.text, changeOf(edit)));
       } catch (error) {
         items.set(edit, { state: 'failed', error: toHoistError(error).message });
       }
@@ -223,7 +229,7 @@ export function createPlanner(editor: ImageEditor) {
         if (file.edits.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         let result: EditResult;
         try {
-          result = editor.setImage(file.text, { name: edit.image, tag: edit.tag });
+          result = editor.setImage(file.text, changeOf(edit));
         } catch (error) {
           fail(edit, error);
           continue;
@@ -243,7 +249,7 @@ export function createPlanner(editor: ImageEditor) {
         try {
           // Already there: ours from a run that died before recording it, or simply nothing to do.
           const landed = await source.findLanded(edit);
-          items.set(edit, landed ? { state: 'committed', commit: landed } : { state: 'skipped', reason: `${edit.env} already runs ${edit.image}:${edit.tag}` });
+          items.set(edit, landed ? { state: 'committed', commit: landed } : { state: 'skipped', reason: `${edit.env} already runs ${edit.image}:${edit.tag}${edit.pinDigest && edit.digest ? `@${edit.digest}` : ''}` });
         } catch (error) {
           fail(edit, error);
         }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EnvironmentSnapshot, ImageState, OverlayChange, RepoReader } from '../domain/ports.js';
+import type { EnvironmentSnapshot, HistoryCommit, ImageState, OverlayChange, ReadOptions } from '../domain/ports.js';
 import { isHoistError } from '../errors.js';
 import { KUSTOMIZATION_FILES, readImages } from '../kustomize/index.js';
 import { createGitRunner, toGitError, type GitRunner, type GitSetup } from './git.js';
@@ -31,8 +31,16 @@ const OUTSIDE_ANALYSED = 100;
 
 const toState = (text: string): ImageState[] => readImages(text).map((e) => ({ name: e.name, newName: e.newName, tag: e.newTag, digest: e.digest }));
 
+/** One repository and branch, read by overlay path: the fleet reader (fleet-reader.ts) turns environments into these. */
+export interface TargetReader {
+  /** Per key, the images of the overlay at that path (or an error), at the branch head. */
+  snapshot(paths: Readonly<Record<string, string>>, options?: ReadOptions): Promise<EnvironmentSnapshot>;
+  history(paths: readonly string[], limit: number, options?: ReadOptions): Promise<HistoryCommit[]>;
+  imagesAt(rev: string, overlayPath: string): Promise<ImageState[] | undefined>;
+}
+
 /** Reads overlays and Hoist's signed history at the GitOps branch head through a bare mirror fetched on demand. */
-export function createRepoReader(options: ReaderOptions): RepoReader {
+export function createRepoReader(options: ReaderOptions): TargetReader {
   const { dir, branch, access } = options;
   const ref = `refs/hoist/${branch}`;
   let runnerPromise: Promise<GitRunner> | undefined;
@@ -71,9 +79,15 @@ export function createRepoReader(options: ReaderOptions): RepoReader {
     }
   };
 
-  const fetchHead = async (g: GitRunner): Promise<string> => {
+  /** The last fetch, so reads within `maxAgeMs` of it (one board page asks several times) share it. */
+  let fetched: { at: number; commit: string } | undefined;
+  const fetchHead = async (g: GitRunner, maxAgeMs = 0): Promise<string> => {
+    if (fetched && maxAgeMs > 0 && Date.now() - fetched.at < maxAgeMs) return fetched.commit;
+    const at = Date.now();
     await g.run(['fetch', '--quiet', '--no-tags', access.url, `+refs/heads/${branch}:${ref}`]);
-    return (await readRef(dir, ref)) ?? (await g.run(['rev-parse', ref])).trim();
+    const commit = (await readRef(dir, ref)) ?? (await g.run(['rev-parse', ref])).trim();
+    fetched = { at, commit };
+    return commit;
   };
 
   /** The first kustomization file kustomize would read in each path, at `rev` (one git process for all). */
@@ -86,9 +100,14 @@ export function createRepoReader(options: ReaderOptions): RepoReader {
     return new Map(paths.map((path) => [path, KUSTOMIZATION_FILES.map((name) => text(`${rev}:${path}/${name}`)).find((t) => t !== undefined)]));
   };
 
-  const read = (paths: Readonly<Record<string, string>>): Promise<EnvironmentSnapshot> =>
+  /** Snapshots by commit and paths: a commit's overlays never change, and the board asks for the same ones on every load. */
+  const snapshots = new Map<string, EnvironmentSnapshot>();
+  const read = (paths: Readonly<Record<string, string>>, maxAgeMs?: number): Promise<EnvironmentSnapshot> =>
     withMirror(async (g) => {
-      const commit = await fetchHead(g);
+      const commit = await fetchHead(g, maxAgeMs);
+      const key = `${commit}\0${JSON.stringify(paths)}`;
+      const known = snapshots.get(key);
+      if (known) return known;
       const environments: EnvironmentSnapshot['environments'] = {};
       const texts = await kustomizations(g, commit, [...new Set(Object.values(paths))]);
       for (const [env, path] of Object.entries(paths)) {
@@ -103,7 +122,12 @@ export function createRepoReader(options: ReaderOptions): RepoReader {
           environments[env] = { error: (error as Error).message };
         }
       }
-      return { commit, environments };
+      // Shared by every later read of this commit: frozen, so no caller can change what the next one sees.
+      for (const state of Object.values(environments)) if ('images' in state) for (const image of state.images) Object.freeze(image);
+      const snapshot = Object.freeze({ commit, environments: Object.freeze(environments) });
+      if (snapshots.size >= 16) snapshots.delete(snapshots.keys().next().value as string);
+      snapshots.set(key, snapshot);
+      return snapshot;
     });
 
   // One read at a time per process: concurrent fetches into one repo fight over its ref locks.
@@ -114,10 +138,12 @@ export function createRepoReader(options: ReaderOptions): RepoReader {
   };
 
   return {
-    snapshot: (paths) => serial(() => read(paths)),
-    history: (paths, limit) =>
+    snapshot: (paths, readOptions) => serial(() => read(paths, readOptions?.maxAgeMs)),
+    history: (paths, limit, readOptions) =>
       serial(() =>
-        withMirror(async (g) => readHistory(g, options.verifier, { rev: await fetchHead(g), paths, limit, outside: { max: OUTSIDE_ANALYSED, cache: outsideChanges }, apiPaths: options.apiPaths })),
+        withMirror(async (g) =>
+          readHistory(g, options.verifier, { rev: await fetchHead(g, readOptions?.maxAgeMs), paths, limit, outside: { max: OUTSIDE_ANALYSED, cache: outsideChanges }, apiPaths: options.apiPaths }),
+        ),
       ),
     imagesAt: (rev, path) =>
       serial(async () => {

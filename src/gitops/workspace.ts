@@ -463,6 +463,11 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
       }
       const commit = objectId('commit', body, format);
       trees.set(commit, next);
+      // The next promotion reads these files at this commit: their texts are known, no cat-file needed.
+      for (const [path, text] of changes) {
+        const entry = next.get(parentOf(path))?.find((e) => e.name === nameOf(path));
+        if (entry) blobs.set(entry.id, text);
+      }
       // Hoist signed it: its verdict is known without reading it back.
       const info = infoOf(commit, parseCommit(body), 'signed');
       options.verifier.remember(info);

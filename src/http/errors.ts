@@ -18,13 +18,20 @@ const STATUS: Partial<Record<HoistErrorCode, ContentfulStatusCode>> = {
   git_transient: 502,
   git_auth: 502,
   git_rejected: 502,
+  registry_auth: 502,
+  image_not_found: 422,
 };
+
+/** The status an error code answers with: the board's pages use the same as the API. */
+export function statusOf(code: HoistErrorCode): ContentfulStatusCode {
+  return STATUS[code] ?? 500;
+}
 
 /** The one place errors become HTTP answers: `{error, code}` with a status from the code. */
 export function createErrorHandler(logger: Logger) {
   return (error: Error, c: Context) => {
     if (isHoistError(error)) {
-      const status = STATUS[error.code] ?? 500;
+      const status = statusOf(error.code);
       if (status >= 500) logger.error({ err: error, code: error.code, requestId: c.get('requestId') }, 'request failed');
       if (status === 503) c.header('Retry-After', '5');
       return c.json({ error: error.message, code: error.code, ...(error.details && status < 500 ? { details: error.details } : {}) }, status);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { HoistError } from '../errors.js';
-import { isValidDigest, isValidTag, readImages, setImage } from './editor.js';
+import { createImageEditor, isValidDigest, isValidTag, readImages, setImage } from './editor.js';
 import type { EditResult, ImageChange } from './editor.js';
 
 function fixture(name: string): string {
@@ -427,9 +427,9 @@ describe('setImage refuses what it cannot do safely', () => {
     expect(codeOf(() => setImage('images: []\n', { name, tag: 'v1' }))).toBe('bad_request');
   });
 
-  it('refuses both a tag and a digest at once', () => {
-    const change = { name: 'a', tag: 'v1', digest: DIGEST_A } as unknown as ImageChange;
-    expect(codeOf(() => setImage('images: []\n', change))).toBe('bad_request');
+  it('refuses a change with neither a tag nor a digest, and a bad digest beside a tag', () => {
+    expect(codeOf(() => setImage('images: []\n', { name: 'a' } as unknown as ImageChange))).toBe('bad_request');
+    expect(codeOf(() => setImage('images: []\n', { name: 'a', tag: 'v1', digest: 'sha256:abc' }))).toBe('bad_request');
   });
 
   it.each([
@@ -468,6 +468,69 @@ describe('setImage refuses what it cannot do safely', () => {
   it('accepts an empty document before the kustomization', () => {
     const text = '---\n# header only\n---\nimages:\n- name: a\n  newTag: v1\n';
     expect(changed(setImage(text, { name: 'a', tag: 'v2' }))).toBe(text.replace('v1', '"v2"'));
+  });
+});
+
+describe('setImage with a tag and a digest (pin: digest)', () => {
+  const block = 'resources:\n- ../base\nimages:\n- name: a # the app\n  newTag: v1 # promoted\n- name: b\n  newTag: v1\n';
+
+  it('writes the digest beside the tag, touching nothing else', () => {
+    const result = setImage(block, { name: 'a', tag: 'v2', digest: DIGEST_A });
+    expect(changed(result)).toBe(block.replace('  newTag: v1 # promoted\n', `  newTag: "v2" # promoted\n  digest: "${DIGEST_A}"\n`));
+    expect(result).toMatchObject({ before: { name: 'a', newTag: 'v1' }, after: { name: 'a', newTag: 'v2', digest: DIGEST_A } });
+  });
+
+  it('moves only the bytes that change: a digest for the same tag, both values in place and in their order', () => {
+    const pinned = block.replace('  newTag: v1 # promoted\n', `  digest: ${DIGEST_A}\n  newTag: v1 # promoted\n`);
+    // The tag stays `v1` as written (it reads the same in YAML 1.1); only the digest's bytes move.
+    expect(changed(setImage(pinned, { name: 'a', tag: 'v1', digest: DIGEST_B }))).toBe(pinned.replace(DIGEST_A, `"${DIGEST_B}"`));
+    expect(changed(setImage(pinned, { name: 'a', tag: 'v2', digest: DIGEST_B }))).toBe(
+      pinned.replace(DIGEST_A, `"${DIGEST_B}"`).replace('newTag: v1 # promoted', 'newTag: "v2" # promoted'),
+    );
+    expect(setImage(pinned, { name: 'a', tag: 'v1', digest: DIGEST_A }).changed).toBe(false);
+  });
+
+  it('adds the tag to a digest-only entry, and both to a new entry or a flow map', () => {
+    const digestOnly = `images:\n- name: a\n  digest: ${DIGEST_A}\n`;
+    expect(changed(setImage(digestOnly, { name: 'a', tag: 'v2', digest: DIGEST_A }))).toBe(`${digestOnly}  newTag: "v2"\n`);
+    expect(changed(setImage(block, { name: 'c', tag: 'v3', digest: DIGEST_B }))).toBe(`${block}- name: c\n  newTag: "v3"\n  digest: "${DIGEST_B}"\n`);
+    expect(changed(setImage('images: [{name: a, newTag: v1}]\n', { name: 'a', tag: 'v2', digest: DIGEST_A }))).toBe(
+      `images: [{name: a, newTag: "v2", digest: "${DIGEST_A}"}]\n`,
+    );
+    expect(changed(setImage('resources: []\n', { name: 'a', tag: 'v2', digest: DIGEST_A }))).toBe(`resources: []\nimages:\n- name: a\n  newTag: "v2"\n  digest: "${DIGEST_A}"\n`);
+  });
+
+  it('drops a stale digest when only a tag is written (an environment without pin: digest)', () => {
+    const pinned = changed(setImage(block, { name: 'a', tag: 'v2', digest: DIGEST_A }));
+    // Left in place, the old digest would win at render time and the new tag would not take effect.
+    const result = setImage(pinned, { name: 'a', tag: 'v3' });
+    expect(changed(result)).toBe(block.replace('newTag: v1 # promoted', 'newTag: "v3" # promoted'));
+    expect(result).toMatchObject({ after: { name: 'a', newTag: 'v3' } });
+    expect(readImages(result.text)[0]).not.toHaveProperty('digest');
+  });
+
+  it('gives the same bytes from the remembering editor, editing in place once it knows the file', () => {
+    const editor = createImageEditor();
+    const steps: Array<{ tag: string; digest?: string }> = [
+      { tag: 'v2', digest: DIGEST_A },
+      { tag: 'v3', digest: DIGEST_B },
+      { tag: 'v3', digest: DIGEST_B },
+      { tag: 'v4', digest: DIGEST_A },
+      { tag: 'v5' },
+      { tag: 'v6', digest: DIGEST_B },
+    ];
+    let slow = block;
+    let quick = block;
+    for (const step of steps) {
+      const expected = setImage(slow, { name: 'a', ...step });
+      const actual = editor.setImage(quick, { name: 'a', ...step });
+      expect(actual).toEqual(expected);
+      slow = expected.text;
+      quick = actual.text;
+      // The other entry's value keeps its place in the remembered index: editing it next still lands right.
+      expect(editor.setImage(quick, { name: 'b', tag: 'v9' }).text).toBe(setImage(slow, { name: 'b', tag: 'v9' }).text);
+    }
+    expect(editor.entries(quick)).toEqual(readImages(slow));
   });
 });
 

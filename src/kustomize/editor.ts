@@ -21,13 +21,23 @@ import type { Splice } from './source-text.js';
 export type { ImageEntry } from './kustomization.js';
 export { isValidDigest, isValidTag } from './image-ref.js';
 
-export type ImageChange = { name: string; tag: string } | { name: string; digest: string };
+/**
+ * A tag, a digest, or both (`pin: digest`: `newTag` and `digest` side by side, rendered `name:tag@digest`). A key the
+ * change leaves out is dropped from the entry, as `kustomize edit set image` does: a stale digest would otherwise win
+ * over the new tag at render time.
+ */
+export type ImageChange = { name: string; tag: string; digest?: string | undefined } | { name: string; digest: string };
 
 export type EditResult =
   | { changed: true; text: string; before: ImageEntry | undefined; after: ImageEntry }
   | { changed: false; text: string; entry: ImageEntry };
 
 type ValueKey = 'newTag' | 'digest';
+const VALUE_KEYS: readonly ValueKey[] = ['newTag', 'digest'];
+
+/** What a change sets; the value keys it leaves out are dropped. */
+type Values = Partial<Record<ValueKey, string>>;
+const dropped = (values: Values): ValueKey[] => VALUE_KEYS.filter((k) => values[k] === undefined);
 
 /** The entries of `images:`, in file order; an empty array when there are none. */
 export function readImages(text: string): ImageEntry[] {
@@ -44,8 +54,7 @@ export function setImage(text: string, change: ImageChange): EditResult {
 
 /** The edit on an already parsed text; also hands back the parse of the result, when there is one. */
 function editParsed(text: string, parsed: ParsedKustomization, change: ImageChange): { result: EditResult; reparsed?: ParsedKustomization } {
-  const { key, value } = validateChange(change);
-  const other: ValueKey = key === 'newTag' ? 'digest' : 'newTag';
+  const values = validateChange(change);
 
   const matches = parsed.entries.flatMap((entry, index) => (entry.entry.name === change.name ? [{ entry, index }] : []));
   if (matches.length > 1) {
@@ -58,17 +67,16 @@ function editParsed(text: string, parsed: ParsedKustomization, change: ImageChan
   const editor = new SourceEditor(text);
 
   if (match !== undefined) {
-    if (isUnchanged(match.entry, key, other, value)) return { result: { changed: false, text, entry: match.entry.entry } };
+    if (isUnchanged(match.entry, values)) return { result: { changed: false, text, entry: match.entry.entry } };
     refuseProps(parsed.imagesNode, 'the images sequence');
-    editEntry(editor, match.entry, key, other, value);
+    editEntry(editor, match.entry, values);
   } else {
-    appendEntry(editor, parsed, change.name, key, value);
+    appendEntry(editor, parsed, change.name, values);
   }
 
   const result = editor.result();
-  const desired: ImageEntry = { ...match?.entry.entry, name: change.name, [key]: value };
-  delete desired[other];
-  const { entry: after, reparsed } = verifyEdit(text, parsed, result, match?.index, desired, key, other, value);
+  const desired: ImageEntry = withValues({ ...match?.entry.entry, name: change.name }, values);
+  const { entry: after, reparsed } = verifyEdit(text, parsed, result, match?.index, desired, values);
   return { result: { changed: true, text: result, before: match?.entry.entry, after }, reparsed };
 }
 
@@ -80,11 +88,10 @@ export interface ImageEditor {
 
 /**
  * Where an entry's value can be replaced without parsing the file again: a single-line flow scalar (plain or
- * quoted, no anchor or tag) that is the entry's only newTag/digest. Swapping such a token for a double-quoted
- * validated tag or digest cannot change how anything around it reads, so no re-parse is needed to prove it.
+ * quoted, no anchor or tag). Swapping such a token for a double-quoted validated tag or digest cannot change how
+ * anything around it reads, so no re-parse is needed to prove it.
  */
 interface ValueSlot {
-  key: ValueKey;
   start: number;
   end: number;
   /** Whether the value as written already reads as the string kustomize sees (a plain `1.10` does not). */
@@ -93,7 +100,8 @@ interface ValueSlot {
 
 interface IndexedEntry {
   entry: ImageEntry;
-  slot: ValueSlot | undefined;
+  /** Per value the entry holds, where it can be replaced in place (none when the entry cannot be edited in place). */
+  slots: Partial<Record<ValueKey, ValueSlot>>;
 }
 
 /** What the editor keeps of a text it parsed or wrote: its entries and where their values sit. */
@@ -108,19 +116,18 @@ function indexOf(text: string, parsed: ParsedKustomization): ImagesIndex {
   const seqEditable = !hasProps(parsed.imagesNode);
   const entries = parsed.entries.map((parsedEntry): IndexedEntry => {
     const { entry, node, map } = parsedEntry;
-    const tag = findPair(map, 'newTag');
-    const digest = findPair(map, 'digest');
-    const pair = tag && !digest ? tag : digest && !tag ? digest : undefined;
-    if (!seqEditable || pair === undefined || isAlias(node) || hasProps(map) || hasProps(pair.key as YamlNode) || hasProps(pair.value as YamlNode | null)) {
-      return { entry, slot: undefined };
+    const slots: IndexedEntry['slots'] = {};
+    if (!seqEditable || isAlias(node) || hasProps(map)) return { entry, slots };
+    for (const key of VALUE_KEYS) {
+      const pair = findPair(map, key);
+      if (pair === undefined || hasProps(pair.key as YamlNode) || hasProps(pair.value as YamlNode | null)) continue;
+      const value = pair.value;
+      if (!isScalar(value) || !FLOW_SCALARS.has(value.type ?? '') || !value.range || value.range[1] <= value.range[0]) continue;
+      const [start, end] = value.range;
+      if (/[\r\n]/.test(text.slice(start, end)) || !/^(?:[ \t\r\n,\]}]|$)/.test(text.slice(end, end + 1))) continue;
+      slots[key] = { start, end, safe: readsAsWritten(parsedEntry, key) };
     }
-    const value = pair.value;
-    if (!isScalar(value) || !FLOW_SCALARS.has(value.type ?? '') || !value.range || value.range[1] <= value.range[0]) return { entry, slot: undefined };
-    const [start, end] = value.range;
-    if (/[\r\n]/.test(text.slice(start, end)) || !/^(?:[ \t\r\n,\]}]|$)/.test(text.slice(end, end + 1))) return { entry, slot: undefined };
-    const key: ValueKey = pair === tag ? 'newTag' : 'digest';
-    const safe = isUnchanged(parsedEntry, key, key === 'newTag' ? 'digest' : 'newTag', entry[key] ?? '');
-    return { entry, slot: { key, start, end, safe } };
+    return { entry, slots };
   });
   return { text, entries };
 }
@@ -148,7 +155,7 @@ export function createImageEditor(options: { remember?: number } = {}): ImageEdi
   const lookup = (text: string): ImagesIndex | undefined => known.find((k) => k.text === text);
 
   const fast = (index: ImagesIndex, change: ImageChange): EditResult | undefined => {
-    const { key, value } = validateChange(change);
+    const values = validateChange(change);
     let at = -1;
     for (const [i, indexed] of index.entries.entries()) {
       if (indexed.entry.name !== change.name) continue;
@@ -156,17 +163,31 @@ export function createImageEditor(options: { remember?: number } = {}): ImageEdi
       at = i;
     }
     const target = index.entries[at];
-    const slot = target?.slot;
-    if (target === undefined || slot === undefined || slot.key !== key) return undefined;
-    if (target.entry[key] === value && slot.safe) return { changed: false, text: index.text, entry: target.entry };
-    const token = quoted(value);
-    const text = index.text.slice(0, slot.start) + token + index.text.slice(slot.end);
-    const shift = token.length - (slot.end - slot.start);
-    const after: ImageEntry = { ...target.entry, [key]: value };
+    if (target === undefined) return undefined;
+    const keys = VALUE_KEYS.filter((k) => values[k] !== undefined);
+    // In place means replacing values only: nothing to drop, and every value to set already has its slot.
+    if (dropped(values).some((k) => target.entry[k] !== undefined) || keys.some((k) => target.slots[k] === undefined)) return undefined;
+    const splices = keys.flatMap((key) => {
+      const slot = target.slots[key] as ValueSlot;
+      const value = values[key] as string;
+      return target.entry[key] === value && slot.safe ? [] : [{ key, slot, token: quoted(value) }];
+    });
+    if (splices.length === 0) return { changed: false, text: index.text, entry: target.entry };
+    let text = index.text;
+    // Right to left: each replacement leaves the offsets of those before it as they were.
+    for (const { slot, token } of [...splices].sort((a, b) => b.slot.start - a.slot.start)) text = text.slice(0, slot.start) + token + text.slice(slot.end);
+    const shiftAt = (offset: number) => splices.reduce((sum, { slot, token }) => (slot.end <= offset ? sum + token.length - (slot.end - slot.start) : sum), 0);
+    const after = withValues({ ...target.entry }, values);
     const entries = index.entries.map((indexed, i): IndexedEntry => {
-      if (i === at) return { entry: after, slot: { key, start: slot.start, end: slot.start + token.length, safe: true } };
-      const s = indexed.slot;
-      return s && s.start >= slot.end ? { entry: indexed.entry, slot: { ...s, start: s.start + shift, end: s.end + shift } } : indexed;
+      const slots: IndexedEntry['slots'] = {};
+      for (const key of VALUE_KEYS) {
+        const slot = indexed.slots[key];
+        if (slot === undefined) continue;
+        const start = slot.start + shiftAt(slot.start);
+        const edited = i === at ? splices.find((s) => s.key === key) : undefined;
+        slots[key] = edited ? { start, end: start + edited.token.length, safe: true } : { ...slot, start, end: start + (slot.end - slot.start) };
+      }
+      return { entry: i === at ? after : indexed.entry, slots };
     });
     remember({ text, entries });
     return { changed: true, text, before: target.entry, after };
@@ -190,35 +211,50 @@ export function createImageEditor(options: { remember?: number } = {}): ImageEdi
   };
 }
 
-function validateChange(change: ImageChange): { key: ValueKey; value: string } {
+function validateChange(change: ImageChange): Values {
   const raw = change as { name?: unknown; tag?: unknown; digest?: unknown };
   if (typeof raw.name !== 'string' || !isValidImageName(raw.name)) {
     throw new HoistError('bad_request', `invalid image name ${JSON.stringify(raw.name)}`, { retryable: false });
   }
-  if (raw.tag !== undefined && raw.digest !== undefined) {
-    throw new HoistError('bad_request', 'set either a tag or a digest, not both', { retryable: false });
-  }
+  if (raw.tag === undefined && raw.digest === undefined) throw new HoistError('bad_request', 'an image change needs a tag, a digest or both', { retryable: false });
+  const values: Values = {};
   if (raw.tag !== undefined) {
     if (typeof raw.tag !== 'string' || !isValidTag(raw.tag)) {
       throw new HoistError('bad_request', `invalid image tag ${JSON.stringify(raw.tag)}`, { retryable: false });
     }
-    return { key: 'newTag', value: raw.tag };
+    values.newTag = raw.tag;
   }
-  if (typeof raw.digest !== 'string' || !isValidDigest(raw.digest)) {
-    throw new HoistError('bad_request', `invalid image digest ${JSON.stringify(raw.digest)}`, { retryable: false });
+  if (raw.digest !== undefined) {
+    if (typeof raw.digest !== 'string' || !isValidDigest(raw.digest)) {
+      throw new HoistError('bad_request', `invalid image digest ${JSON.stringify(raw.digest)}`, { retryable: false });
+    }
+    values.digest = raw.digest;
   }
-  return { key: 'digest', value: raw.digest };
+  return values;
 }
 
-/**
- * Nothing to write when the value is already there, nothing of the other kind is left to drop, and the existing
- * scalar reads as the same string in YAML 1.1 (a plain `1.10` is 1.1 to kustomize: that one gets rewritten).
- */
-function isUnchanged(parsed: ParsedEntry, key: ValueKey, other: ValueKey, value: string): boolean {
-  if (parsed.entry[key] !== value || parsed.entry[other] !== undefined) return false;
+/** The entry with the change's values set and the value keys it leaves out dropped. */
+function withValues<T extends Partial<Record<ValueKey, unknown>>>(entry: T, values: Values): T {
+  for (const key of VALUE_KEYS) {
+    if (values[key] === undefined) delete entry[key];
+    else (entry as Record<ValueKey, unknown>)[key] = values[key];
+  }
+  return entry;
+}
+
+/** Whether the scalar as written reads as the same string in YAML 1.1 (a plain `1.10` is 1.1 to kustomize). */
+function readsAsWritten(parsed: ParsedEntry, key: ValueKey): boolean {
   const node = findPair(parsed.map, key)?.value;
-  if (!isScalar(node)) return true; // an alias to an anchored value that already matches
+  if (!isScalar(node)) return true; // an alias to an anchored value
   return node.type !== 'PLAIN' || isPlainSafe(node.source ?? '');
+}
+
+/** Nothing to write when every value is already there as kustomize reads it and nothing is left to drop. */
+function isUnchanged(parsed: ParsedEntry, values: Values): boolean {
+  return VALUE_KEYS.every((key) => {
+    const value = values[key];
+    return value === undefined ? parsed.entry[key] === undefined : parsed.entry[key] === value && readsAsWritten(parsed, key);
+  });
 }
 
 function quoted(value: string): string {
@@ -230,31 +266,41 @@ function nameScalar(name: string): string {
   return isPlainSafe(name) ? name : quoted(name);
 }
 
-function editEntry(editor: SourceEditor, parsed: ParsedEntry, key: ValueKey, other: ValueKey, value: string): void {
+function editEntry(editor: SourceEditor, parsed: ParsedEntry, values: Values): void {
   if (isAlias(parsed.node)) throw invalid(`refusing to edit images entry ${parsed.entry.name}: it is an alias (*${parsed.node.source})`);
   const map = parsed.map;
   refuseProps(map, `images entry ${parsed.entry.name}`);
-  const keyPair = findPair(map, key);
-  const otherPair = findPair(map, other);
-  for (const pair of [keyPair, otherPair]) {
+  const pairs = VALUE_KEYS.map((key) => ({ key, pair: findPair(map, key) }));
+  for (const { pair } of pairs) {
     if (pair === undefined) continue;
     refuseProps(pair.key as YamlNode, `the ${String((pair.key as { value?: unknown }).value)} key`);
     refuseProps(pair.value as YamlNode | null, `the ${String((pair.key as { value?: unknown }).value)} value`);
   }
-  const newValue = quoted(value);
-  if (keyPair !== undefined) {
-    editor.replaceValue(keyPair, newValue);
-    if (otherPair !== undefined) editor.removePair(map, otherPair);
-  } else if (otherPair !== undefined) {
-    // Swapping digest for newTag in place keeps the entry's key order; the old value's comment goes with it.
-    editor.replacePair(map, otherPair, `${key}: ${newValue}`);
-  } else {
-    editor.addPair(map, `${key}: ${newValue}`);
+  const adds: string[] = [];
+  const removes: Pair[] = [];
+  for (const { key, pair } of pairs) {
+    const value = values[key];
+    if (value === undefined) {
+      if (pair !== undefined) removes.push(pair);
+    } else if (pair === undefined) {
+      adds.push(`${key}: ${quoted(value)}`);
+    } else if (parsed.entry[key] !== value || !readsAsWritten(parsed, key)) {
+      editor.replaceValue(pair, quoted(value));
+    }
   }
+  const [add] = adds;
+  const [remove] = removes;
+  if (adds.length === 1 && removes.length === 1 && add !== undefined && remove !== undefined) {
+    // Swapping digest for newTag in place keeps the entry's key order; the old value's comment goes with it.
+    editor.replacePair(map, remove, add);
+    return;
+  }
+  for (const pair of removes) editor.removePair(map, pair);
+  if (adds.length > 0) editor.addPairs(map, adds);
 }
 
-function appendEntry(editor: SourceEditor, parsed: ParsedKustomization, name: string, key: ValueKey, value: string): void {
-  const fields = [`name: ${nameScalar(name)}`, `${key}: ${quoted(value)}`];
+function appendEntry(editor: SourceEditor, parsed: ParsedKustomization, name: string, values: Values): void {
+  const fields = [`name: ${nameScalar(name)}`, ...VALUE_KEYS.flatMap((key) => (values[key] === undefined ? [] : [`${key}: ${quoted(values[key])}`]))];
   const flowEntry = `{${fields.join(', ')}}`;
   const { root, imagesPair, imagesNode, imagesSeq } = parsed;
 
@@ -359,16 +405,17 @@ class SourceEditor {
     this.splice(keyStart(pair), end, text);
   }
 
-  addPair(map: YAMLMap, text: string): void {
+  /** Adds `key: value` pairs (`texts`) after the map's last pair, in its own style. */
+  addPairs(map: YAMLMap, texts: readonly string[]): void {
     const last = map.items.at(-1);
     const first = map.items[0];
     if (last === undefined || first === undefined) throw invalid('refusing to edit an empty images entry');
     if (map.flow) {
-      this.splice(pairEnd(last), pairEnd(last), `, ${text}`);
+      this.splice(pairEnd(last), pairEnd(last), texts.map((text) => `, ${text}`).join(''));
       return;
     }
     const indent = columnOf(this.source, keyStart(first));
-    this.splices.push(insertLinesAfter(this.source, pairEnd(last), [spaces(indent) + text]));
+    this.splices.push(insertLinesAfter(this.source, pairEnd(last), texts.map((text) => spaces(indent) + text)));
   }
 
   appendItem(seq: YAMLSeq, fields: readonly string[], flowEntry: string): void {
@@ -534,9 +581,7 @@ function verifyEdit(
   result: string,
   index: number | undefined,
   desired: ImageEntry,
-  key: ValueKey,
-  other: ValueKey,
-  value: string,
+  values: Values,
 ): { entry: ImageEntry; reparsed: ParsedKustomization } {
   const refuse = (reason: string, cause?: unknown): HoistError =>
     invalid(`refusing to write: edit would change more than the image (${reason})`, cause);
@@ -565,9 +610,8 @@ function verifyEdit(
   const afterImages = imagesOf(after);
   if (!Array.isArray(afterImages)) throw refuse('images is missing');
   const expectedImages: unknown[] = Array.isArray(beforeImages) ? [...beforeImages] : [];
-  const target = { ...(expectedImages[targetIndex] as Record<string, unknown> | undefined), name: desired.name, [key]: value };
-  delete target[other];
-  expectedImages[targetIndex] = target;
+  const target: Record<string, unknown> = { ...(expectedImages[targetIndex] as Record<string, unknown> | undefined), name: desired.name };
+  expectedImages[targetIndex] = withValues(target, values);
   if (!isDeepStrictEqual(afterImages, expectedImages)) throw refuse('images values differ from the intended ones');
   if (!isDeepStrictEqual(withoutImages(before), withoutImages(after))) throw refuse('other keys changed');
   if (isAllCrlf(original) && !isAllCrlf(result)) throw refuse('line endings changed');

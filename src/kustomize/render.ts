@@ -327,10 +327,14 @@ export async function findRenderedImages(rendered: string): Promise<string[]> {
   return [...found];
 }
 
-/** The image reference kustomize writes for an entry: a digest wins over a tag, as in its image transformer. */
+/**
+ * The image reference kustomize writes for an entry, as its image transformer does: `name:tag@digest` with both (what
+ * `pin: digest` writes; kustomize v4.5.4 and v5.5.0 both render it so, see render.test.ts), a digest alone drops
+ * whatever tag the resource had.
+ */
 export function expectedImageRef(entry: ImageEntry): string {
   const name = entry.newName ?? entry.name;
-  if (entry.digest) return `${name}@${entry.digest}`;
+  if (entry.digest) return entry.newTag ? `${name}:${entry.newTag}@${entry.digest}` : `${name}@${entry.digest}`;
   if (entry.newTag) return `${name}:${entry.newTag}`;
   return name;
 }

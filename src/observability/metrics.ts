@@ -10,6 +10,12 @@ export interface Metrics {
   promotionDuration: Histogram<'env'>;
   pushRetries: Counter;
   gateWaits: Counter<'env' | 'gate'>;
+  /** DORA: source commit → healthy in the environment, per deployed app. */
+  leadTime: Histogram<'env'>;
+  /** DORA: promotions that landed (rollbacks included). */
+  deployments: Counter<'env'>;
+  /** DORA: deployments degraded or rolled back within dora.failureWindow of landing. */
+  deploymentFailures: Counter<'env'>;
   /** 1 for each way Redis may lose accepted promotions (`no_persistence`, `eviction`, `unknown`), else 0. */
   redisPersistenceRisk: Gauge<'risk'>;
   /** Registers a collector that reads job counts per state when Prometheus scrapes. */
@@ -47,6 +53,21 @@ export function createMetrics(): Metrics {
     }),
     pushRetries: new Counter({ name: 'hoist_push_retries_total', help: 'Pushes re-applied because the GitOps branch moved', registers: [registry] }),
     gateWaits: new Counter({ name: 'hoist_gate_waits_total', help: 'Gate checks that found a gate still closed', labelNames: ['env', 'gate'], registers: [registry] }),
+    leadTime: new Histogram({
+      name: 'hoist_lead_time_seconds',
+      help: 'Lead time for changes: from the source commit to healthy in the environment',
+      labelNames: ['env'],
+      // Minutes to a month: a change may sit in staging for weeks before prod.
+      buckets: [60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 259_200, 604_800, 2_592_000],
+      registers: [registry],
+    }),
+    deployments: new Counter({ name: 'hoist_deployments_total', help: 'Deployments (landed promotions, rollbacks included) by environment', labelNames: ['env'], registers: [registry] }),
+    deploymentFailures: new Counter({
+      name: 'hoist_deployment_failures_total',
+      help: 'Deployments that degraded or were rolled back within dora.failureWindow of landing, by environment',
+      labelNames: ['env'],
+      registers: [registry],
+    }),
     redisPersistenceRisk: new Gauge({
       name: 'hoist_redis_persistence_risk',
       help: 'Whether Redis may lose accepted promotions, checked at start-up: no_persistence, eviction, or unknown (CONFIG refused)',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis-client.js';
 
 export interface BatchHooks {
   /** True once the member's work is done (by this caller or by whoever held the lock). */
@@ -19,9 +19,9 @@ export interface KeyedBatcher {
 }
 
 export interface KeyedBatcherOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** A second connection for pub/sub wake-ups (a subscribed connection can run nothing else). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   prefix: string;
   lockTtlMs?: number;
   /** Fallback poll when no wake-up arrives (lost message, holder crashed). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgePersistence, type PersistenceSettings } from './redis-persistence.js';
+import { judgeNodes, judgePersistence, type PersistenceSettings } from './redis-persistence.js';
 
 const read = (appendonly: string | undefined, save: string | undefined, maxmemoryPolicy: string | undefined): PersistenceSettings => ({
   kind: 'read',
@@ -46,5 +46,26 @@ describe('judgePersistence', () => {
     // AOF on answers the persistence question; a missing `save` then does not matter.
     expect(judgePersistence(read('yes', undefined, 'noeviction'))).toEqual([]);
     expect(risks(read(undefined, '900 1', 'allkeys-lru'))).toEqual(['eviction']);
+  });
+});
+
+describe('judgeNodes', () => {
+  it('judges one Redis as judgePersistence does', () => {
+    expect(judgeNodes([{ settings: read('no', '', 'noeviction') }])).toEqual(judgePersistence(read('no', '', 'noeviction')));
+  });
+
+  it('names the cluster masters a risk concerns, one warning per risk', () => {
+    const safe = read('yes', '', 'noeviction');
+    const warnings = judgeNodes([
+      { node: '10.0.0.1:7000', settings: safe },
+      { node: '10.0.0.2:7000', settings: read('no', '', 'noeviction') },
+      { node: '10.0.0.3:7000', settings: read('no', '', 'allkeys-lru') },
+    ]);
+    expect(warnings.map((w) => [w.risk, w.message.replace(/: Redis (persists|may evict).*$/, '')])).toEqual([
+      ['no_persistence', 'Redis Cluster master 10.0.0.2:7000, 10.0.0.3:7000'],
+      ['eviction', 'Redis Cluster master 10.0.0.3:7000'],
+    ]);
+    expect(judgeNodes([{ node: 'a:1', settings: read('no', '', 'noeviction') }, { node: 'b:1', settings: read('no', '', 'noeviction') }])[0]?.message).toMatch(/^every Redis Cluster master: Redis persists nothing/);
+    expect(judgeNodes([])).toEqual([{ risk: 'unknown', message: expect.stringMatching(/^could not check Redis persistence/) }]);
   });
 });

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from '../store/redis-client.js';
 
 /**
  * Every accepted promotion is a BullMQ job, which lives in Redis only: a Redis that keeps nothing on disk
@@ -58,7 +59,7 @@ export function judgePersistence(settings: PersistenceSettings): PersistenceWarn
 }
 
 /** Asks Redis for its settings; a managed Redis may refuse CONFIG (renamed, disabled, ACL), which is an answer too. */
-export async function readPersistenceSettings(redis: Redis): Promise<PersistenceSettings> {
+export async function readPersistenceSettings(redis: RedisClient): Promise<PersistenceSettings> {
   try {
     // One parameter per CONFIG GET: several in one call need Redis 7.
     const answers = await Promise.all(['appendonly', 'save', 'maxmemory-policy'].map((name) => redis.config('GET', name) as Promise<unknown>));
@@ -72,4 +73,39 @@ export async function readPersistenceSettings(redis: Redis): Promise<Persistence
   } catch (error) {
     return { kind: 'refused', reason: (error as Error).message.trim() };
   }
+}
+
+/** What one node answered; `node` is its address on a cluster, undefined for one Redis (or Sentinel's master). */
+export interface NodePersistence {
+  node?: string | undefined;
+  settings: PersistenceSettings;
+}
+
+/**
+ * A cluster's masters each keep their own part of the data (and CONFIG reaches one random node), so every master
+ * is asked; one Redis, or the master Sentinel names, answers for all.
+ */
+export async function readPersistence(redis: RedisClient): Promise<NodePersistence[]> {
+  if (!(redis instanceof Cluster)) return [{ settings: await readPersistenceSettings(redis) }];
+  const masters = redis.nodes('master');
+  return Promise.all(masters.map(async (node) => ({ node: `${node.options.host}:${node.options.port}`, settings: await readPersistenceSettings(node) })));
+}
+
+/** One warning per risk across the nodes, naming the masters it concerns when there are several. */
+export function judgeNodes(readings: readonly NodePersistence[]): PersistenceWarning[] {
+  const [only] = readings;
+  if (readings.length === 1 && only) return judgePersistence(only.settings);
+  if (readings.length === 0) return [{ risk: 'unknown', message: `could not check Redis persistence (no Redis Cluster master was known yet): ${FIX_UNKNOWN}` }];
+  const byRisk = new Map<PersistenceRisk, { nodes: string[]; message: string }>();
+  for (const { node, settings } of readings) {
+    for (const warning of judgePersistence(settings)) {
+      const entry = byRisk.get(warning.risk) ?? { nodes: [], message: warning.message };
+      entry.nodes.push(node ?? '?');
+      byRisk.set(warning.risk, entry);
+    }
+  }
+  return [...byRisk].map(([risk, { nodes, message }]) => ({
+    risk,
+    message: `${nodes.length === readings.length ? 'every Redis Cluster master' : `Redis Cluster master ${nodes.join(', ')}`}: ${message}`,
+  }));
 }

@@ -1,14 +1,14 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Promotion } from '../domain/types.js';
 import { toHoistError } from '../errors.js';
 import type { GitlabApi } from '../gitlab/api.js';
+import type { Build, BuildIndex } from '../store/builds.js';
 import type { PromotionStore } from '../store/promotion-store.js';
 
 export interface CommitStatusDeps {
   gitlab: GitlabApi;
-  redis: Redis;
-  prefix: string;
+  /** Where each tag was built (recorded at intake), so later promotions of a tag report on its source commit. */
+  builds: BuildIndex;
   logger: Logger;
   /** GitLab's base URL and the GitOps project, to link a status to the GitOps commit. */
   gitlabUrl: string;
@@ -16,14 +16,6 @@ export interface CommitStatusDeps {
 }
 
 type GitlabState = 'pending' | 'running' | 'success' | 'failed' | 'canceled' | 'skipped';
-
-/** Where a built tag came from, so later promotions of the same tag report on the same source commit. */
-interface Build {
-  project: string;
-  sha: string;
-}
-
-const BUILD_RETENTION_SECONDS = 180 * 24 * 3600;
 
 function itemsOf(p: Promotion) {
   return p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
@@ -66,22 +58,17 @@ export function statusFor(p: Promotion, links: { commitUrl?: (sha: string) => st
  * promotion go out in order, and an unchanged status is not posted twice.
  */
 export function createCommitStatuses(deps: CommitStatusDeps) {
-  const { gitlab, redis, prefix, logger } = deps;
+  const { gitlab, builds, logger } = deps;
   const chains = new Map<string, Promise<void>>();
   const posted = new Map<string, string>();
-  const buildKey = (app: string, tag: string) => `${prefix}:build:${app}:${tag}`;
   const commitUrl = (sha: string) => (deps.gitopsProject ? `${deps.gitlabUrl.replace(/\/+$/, '')}/${deps.gitopsProject}/-/commit/${sha}` : undefined);
 
-  const targets = async (p: Promotion): Promise<Build[]> => {
-    if (p.source.kind === 'pipeline') {
-      const build = { project: p.source.project, sha: p.source.sha };
-      await redis.set(buildKey(p.app, p.tag), JSON.stringify(build), 'EX', BUILD_RETENTION_SECONDS);
-      return [build];
-    }
+  const targets = async (p: Promotion): Promise<Array<Pick<Build, 'project' | 'sha'>>> => {
+    if (p.source.kind === 'pipeline') return [{ project: p.source.project, sha: p.source.sha }];
     const out: Build[] = [];
     for (const item of itemsOf(p)) {
-      const raw = await redis.get(buildKey(item.app, item.tag));
-      if (raw) out.push(JSON.parse(raw) as Build);
+      const build = await builds.get(item.app, item.tag);
+      if (build) out.push(build);
     }
     return out;
   };
@@ -117,9 +104,9 @@ export function createCommitStatuses(deps: CommitStatusDeps) {
 }
 
 /**
- * A store that tells `onChange` about every promotion whose state it writes. `only` limits which states a
- * process reports: the web process leaves pipeline promotions to the worker, whose statuses then arrive
- * in order.
+ * A store that tells `onChange` about every promotion whose state (or merge request, or deploy health) it writes.
+ * `only` limits which states a process reports: the web process leaves pipeline promotions to the worker, whose
+ * statuses then arrive in order.
  */
 export function observeStore(store: PromotionStore, onChange: (p: Promotion) => void, only?: ReadonlySet<Promotion['state']>): PromotionStore {
   const tell = (p: Promotion | undefined) => {
@@ -138,7 +125,7 @@ export function observeStore(store: PromotionStore, onChange: (p: Promotion) => 
     },
     async update(id, patch) {
       const updated = await store.update(id, patch);
-      return patch.state !== undefined || patch.mergeRequest !== undefined ? tell(updated) : updated;
+      return patch.state !== undefined || patch.mergeRequest !== undefined || patch.health !== undefined ? tell(updated) : updated;
     },
   };
 }

@@ -9,6 +9,7 @@ import { toHoistError } from '../errors.js';
 import type { DeploymentReports } from '../store/deployment-reports.js';
 import type { PromotionStore } from '../store/promotion-store.js';
 import { DEPLOY_JOB, type FollowupJob } from './promotion-job.js';
+import type { RolloutWatch } from './rollout-watch.js';
 
 export interface DeployWatchDeps {
   argocd?: { client: ArgoCdClient; applications: string; watchTimeoutMs: number } | undefined;
@@ -24,6 +25,8 @@ export interface DeployWatchDeps {
   reported(env: string, app: string): Promise<void>;
   /** Starts the automatic rollback of a degraded promotion. */
   rollback(p: Promotion, why: string): Promise<Promotion>;
+  /** Argo Rollouts and the watch window (rollout-watch.ts): a Rollout's own verdict, and what follows a verdict. */
+  rollouts?: Pick<RolloutWatch, 'refine' | 'takeOver'> | undefined;
 }
 
 /** What the deploy side says about the version of an app that a revision runs. */
@@ -50,15 +53,25 @@ export function createDeployWatch(deps: DeployWatchDeps) {
 
   const nameOf = (env: string, app: string) => applicationName(argocd?.applications ?? '{{app}}-{{env}}', { app, env });
 
-  /** An overlay's tags at a revision; the read mirror fetches once if it does not have the revision yet. */
-  const tagsAt = async (env: Environment, revision: string): Promise<Map<string, string | undefined> | undefined> => {
-    let images = await reader.imagesAt(revision, env.path);
-    if (images === undefined) {
-      await reader.snapshot({});
-      images = await reader.imagesAt(revision, env.path);
+  /**
+   * The apps' tags at a revision of the repository where each lives in this environment (an Application follows one
+   * repository; an app that lives elsewhere is read there). The read mirror fetches once if it lacks the revision.
+   */
+  const tagsAt = async (env: Environment, revision: string, scope: readonly string[]): Promise<Map<string, string | undefined> | undefined> => {
+    const out = new Map<string, string | undefined>();
+    let fetched = false;
+    for (const name of scope) {
+      const app = deps.apps.find((a) => a.name === name);
+      if (!app) continue;
+      let images = await reader.imagesAt(revision, env.name, name);
+      if (images === undefined && !fetched) {
+        fetched = true;
+        await reader.snapshot([env.name]);
+        images = await reader.imagesAt(revision, env.name, name);
+      }
+      if (images !== undefined) out.set(name, images.find((i) => i.name === app.image)?.tag);
     }
-    if (images === undefined) return undefined;
-    return new Map(deps.apps.map((a) => [a.name, images.find((i) => i.name === a.image)?.tag]));
+    return out.size > 0 ? out : undefined;
   };
 
   /** The promotion that put app:tag into the environment: the landed index, else the commit trailers. */
@@ -69,7 +82,7 @@ export function createDeployWatch(deps: DeployWatchDeps) {
     if (matches(indexed)) return indexed;
     // The index is written just after the commit is recorded; a report can arrive in between.
     // Only Hoist's own (signed) commits say which promotion landed a tag.
-    for (const commit of await reader.history([env.path], HISTORY_LOOKBACK)) {
+    for (const commit of await reader.history([env.name], HISTORY_LOOKBACK)) {
       const group = commit.trusted ? commit.groups.find((g) => g.env === env.name && g.app === app) : undefined;
       if (!group) continue;
       if (group.tag !== tag) return undefined;
@@ -111,12 +124,14 @@ export function createDeployWatch(deps: DeployWatchDeps) {
    * revision actually runs is judged: a Degraded older revision says nothing about our commit.
    */
   const observe = async (env: Environment, scope: readonly string[], state: ApplicationState): Promise<Observed[]> => {
-    const verdict = judgeApplication(state);
+    const appVerdict = judgeApplication(state);
     const revision = state.revision ?? state.operationRevision;
-    const tags = revision ? await tagsAt(env, revision) : undefined;
+    const tags = revision ? await tagsAt(env, revision, scope) : undefined;
     const out: Observed[] = [];
     for (const app of scope) {
       const tag = tags?.get(app);
+      // A Rollout has the last word on its version: paused is not healthy yet, aborted is degraded.
+      const { verdict, why } = tag !== undefined && deps.rollouts ? await deps.rollouts.refine({ env, app, tag, state, verdict: appVerdict }) : { verdict: appVerdict, why: undefined };
       out.push({ app, tag, verdict });
       if (tag === undefined) continue;
       if (verdict === 'deployed') {
@@ -124,12 +139,13 @@ export function createDeployWatch(deps: DeployWatchDeps) {
         const id = await reports.landedBy(env.name, app);
         if (id) {
           const p = await store.get(id);
-          if (p && p.state === 'committed' && p.health !== 'healthy' && itemsOf(p).some((i) => i.app === app && i.tag === tag)) await store.update(id, { health: 'healthy' });
+          // A degraded version reported healthy again has recovered (time to restore): its state stays degraded.
+          if (p && (p.state === 'committed' || p.state === 'degraded') && p.health !== 'healthy' && itemsOf(p).some((i) => i.app === app && i.tag === tag)) await store.update(id, { health: 'healthy' });
         }
         await deps.reported(env.name, app);
       } else if (verdict === 'degraded' || verdict === 'failed') {
         await reports.record({ environment: env.name, app, tag, status: 'degraded', at: deps.now().toISOString() });
-        const what = verdict === 'degraded' ? `Argo CD reports ${state.name} Degraded` : `Argo CD's sync of ${state.name} ${state.phase ?? 'failed'}`;
+        const what = why ?? (verdict === 'degraded' ? `Argo CD reports ${state.name} Degraded` : `Argo CD's sync of ${state.name} ${state.phase ?? 'failed'}`);
         await markDegraded(env, app, tag, `${what} at ${revision?.slice(0, 12)}${state.healthMessage ? `: ${state.healthMessage}` : ''}`);
         await deps.reported(env.name, app);
       }
@@ -180,6 +196,9 @@ export function createDeployWatch(deps: DeployWatchDeps) {
         const ours = observed.filter((o) => itemsOf(p).some((i) => i.app === o.app && i.tag === o.tag));
         if (ours.length < apps.length || ours.some((o) => o.verdict === 'progressing')) decided = false;
       }
+      // After a healthy verdict comes the watch window; instead of one, a Rollout waiting for a person: rollout-watch.ts follows.
+      const healthy = decided && (await store.get(p.id))?.health === 'healthy';
+      if (deps.rollouts && (await deps.rollouts.takeOver(p, healthy))) return;
       if (decided) return;
       const elapsed = deps.now().getTime() - Date.parse(job.since);
       if (elapsed >= argocd.watchTimeoutMs) {

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis-client.js';
 import type { Logger } from 'pino';
 import type { Promotion } from '../domain/types.js';
 import { toHoistError } from '../errors.js';
@@ -12,7 +12,7 @@ export interface MergeTrackerDeps {
   /** The GitOps repository's GitLab project (path_with_namespace). */
   project: string | undefined;
   store: PromotionStore;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   followups: Queue<FollowupJob>;
   logger: Logger;

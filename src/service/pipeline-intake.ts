@@ -6,6 +6,7 @@ import type { App, Environment, Promotion } from '../domain/types.js';
 import { HoistError, isHoistError } from '../errors.js';
 import type { PipelineBuild } from '../gitlab/events.js';
 import { renderTag, templateVariables } from '../gitlab/tag-template.js';
+import type { BuildIndex } from '../store/builds.js';
 import type { PromotionStore } from '../store/promotion-store.js';
 import { PROMOTE_JOB, type PipelineRequest, type PromotionJob } from './promotion-job.js';
 
@@ -26,6 +27,8 @@ export interface PipelineIntakeDeps {
   environments: readonly Environment[];
   queue: Queue<PromotionJob>;
   store: PromotionStore;
+  /** Remembers where each tag was built, for promotions further up the chain (statuses, deployments, lead time). */
+  builds?: BuildIndex | undefined;
   logger: Logger;
   now?: () => Date;
 }
@@ -45,6 +48,7 @@ export function createPipelineIntake(deps: PipelineIntakeDeps) {
       const variables = templateVariables(build);
       const requests: PipelineRequest[] = [];
       const ignored: string[] = [];
+      const built = new Map<string, string>();
       for (const app of decision.apps) {
         let tag: string;
         try {
@@ -55,6 +59,7 @@ export function createPipelineIntake(deps: PipelineIntakeDeps) {
           deps.logger.warn({ app: app.name, err: error.message }, 'tag template gave no valid tag');
           continue;
         }
+        built.set(app.name, tag);
         for (const env of decision.environments) {
           requests.push({
             app: app.name,
@@ -85,6 +90,13 @@ export function createPipelineIntake(deps: PipelineIntakeDeps) {
             { cause, retryable: true },
           );
         }
+      }
+      const facts = { project: build.project, sha: build.sha, ref: build.ref, isTag: build.isTag, pipelineId: build.pipelineId, ...(build.commitTimestamp ? { commitTimestamp: build.commitTimestamp } : {}) };
+      try {
+        // After the jobs: a failure here answers 503 and GitLab's resend maps onto the same jobs, then records again.
+        for (const [app, tag] of built) await deps.builds?.record(app, tag, facts);
+      } catch (cause) {
+        throw new HoistError('unavailable', 'the build index (Redis) is unreachable; the promotions are queued, resending the webhook is safe', { cause, retryable: true });
       }
       return { kind: 'accepted', promotions, ignored };
     },

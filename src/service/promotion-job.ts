@@ -52,3 +52,24 @@ export const followupJobSchema = z.object({
   since: z.string(),
 });
 export type FollowupJob = z.output<typeof followupJobSchema>;
+
+/** GitLab follow-ups, on the same queue: converge a promotion's deployments to their desired status; post a comment. */
+export const GITLAB_DEPLOYMENT_JOB = 'gitlab-deployment';
+export const GITLAB_NOTE_JOB = 'gitlab-note';
+
+export const gitlabDeploymentJobSchema = z.object({
+  promotionId: z.string().min(1),
+  /** The desired status's version this job was queued for (its job id: a newer status gets a job of its own). */
+  version: z.number().int().min(1),
+});
+export type GitlabDeploymentJob = z.output<typeof gitlabDeploymentJobSchema>;
+
+const noteTargetSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('merge-request'), project: z.string().min(1), iid: z.number().int().positive(), discussionId: z.string().optional() }),
+  z.object({ kind: z.literal('commit'), project: z.string().min(1), sha: z.string().min(7), discussionId: z.string().optional() }),
+]);
+
+export const gitlabNoteJobSchema = z.object({ target: noteTargetSchema, body: z.string().min(1).max(60_000) });
+export type GitlabNoteJob = z.output<typeof gitlabNoteJobSchema>;
+
+export type GitlabFollowupJob = GitlabDeploymentJob | GitlabNoteJob;

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import type { ImageEdit, RepoWriter } from '../domain/ports.js';
-import { TERMINAL_STATES, type Promotion } from '../domain/types.js';
+import type { EditOutcome, ImageEdit, RepoWriter } from '../domain/ports.js';
+import { TERMINAL_STATES, targetKey, type Promotion, type Target } from '../domain/types.js';
 import { HoistError, toHoistError } from '../errors.js';
 import type { KeyedBatcher } from '../queue/keyed-batch.js';
 import type { PromotionStore } from '../store/promotion-store.js';
+import type { DigestPins } from './digest-pins.js';
 import { promotionJobSchema } from './promotion-job.js';
 
 export interface JobContext {
@@ -23,9 +24,10 @@ export interface PromotionResult {
 export interface ProcessorDeps {
   store: PromotionStore;
   batcher: KeyedBatcher;
-  writer: RepoWriter;
-  /** Serialisation key: one writer at a time per GitOps repository and branch. */
-  repoKey: string;
+  /** The writer of one GitOps repository and branch. */
+  writerFor(target: Target): RepoWriter;
+  /** Where an app lives in an environment (the environment's repository, or the app's own there). */
+  targetOf(env: string, app: string): Target;
   logger: Logger;
   /** Called once per promotion that landed, e.g. to start gated promotions further up the chain. */
   onCommitted?: (promotion: Promotion) => Promise<void>;
@@ -33,16 +35,23 @@ export interface ProcessorDeps {
   onAwaitingMerge?: (promotion: Promotion) => Promise<void>;
   /** Called once per promotion that reached an end state in a batch (metrics). */
   onSettled?: (promotion: Promotion) => void;
+  /** Digest pinning and verifyTag; absent when no environment needs digests. */
+  digests?: DigestPins | undefined;
 }
 
-/** The image edits of a stored promotion: one per app (several for a release train). */
-export function toEdits(p: Promotion): ImageEdit[] {
+/**
+ * The image edits of a stored promotion: one per app (several for a release train), each where its app lives, with
+ * the digest the promotion resolved (written into the overlay where `pins` says the environment pins digests).
+ */
+export function toEdits(p: Promotion, targetOf: (env: string, app: string) => Target, pins?: (env: string) => boolean): ImageEdit[] {
   const items = p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
   return items.map((item) => ({
+    ...(p.digests?.[item.app] ? { digest: p.digests[item.app], pinDigest: pins?.(p.env) ?? false } : {}),
     promotionId: p.id,
     app: item.app,
     env: p.env,
     path: p.path,
+    target: targetOf(p.env, item.app),
     image: item.image,
     tag: item.tag,
     source: p.source,
@@ -54,44 +63,90 @@ export function toEdits(p: Promotion): ImageEdit[] {
   }));
 }
 
+const targetsOf = (edits: readonly ImageEdit[]): Target[] => [...new Map(edits.map((e) => [targetKey(e.target), e.target])).values()];
+
 /**
- * Runs one promotion job: registers it with the repo's batcher and waits until it has landed, was
- * skipped or failed, whether this worker wrote the commit or another worker's batch took it along.
+ * A release train whose apps live in several repositories lands as one commit per repository, each on its own
+ * writer; the promotion ends once every repository has answered: committed when all landed, failed when any failed
+ * (the others' commits stay: history is never rewritten, and the reason says which landed).
+ */
+function acrossTargets(promotionId: string, landed: ReadonlyMap<string, EditOutcome>): EditOutcome {
+  const all = [...landed.entries()];
+  const failed = all.filter(([, o]) => o.state === 'failed');
+  const committed = all.filter(([, o]) => o.state === 'committed') as Array<[string, Extract<EditOutcome, { state: 'committed' }>]>;
+  if (failed.length > 0) {
+    const kept = committed.length > 0 ? `; already landed (not undone: history is never rewritten): ${committed.map(([t, o]) => `${t} ${o.commit.slice(0, 12)}`).join(', ')}` : '';
+    return { promotionId, state: 'failed', error: `${failed.map(([t, o]) => `${t}: ${(o as { error: string }).error}`).join('; ')}${kept}` };
+  }
+  const merging = all.find(([, o]) => o.state === 'awaiting-merge');
+  if (merging) return merging[1];
+  if (committed.length > 0) return { promotionId, state: 'committed', commit: (committed[0] as [string, { commit: string }])[1].commit };
+  return { promotionId, state: 'skipped', reason: all.map(([t, o]) => `${t}: ${(o as { reason: string }).reason}`).join('; ') };
+}
+
+/**
+ * Runs one promotion job: registers it with the batcher of each repository and branch it writes to and waits until
+ * it has landed, was skipped or failed there, whether this worker wrote the commit or another worker's batch took it
+ * along. Writes to different repositories go on at the same time; writes to one are serialised.
  */
 export function createPromotionProcessor(deps: ProcessorDeps) {
-  const { store, batcher, writer, repoKey, logger } = deps;
+  const { store, batcher, logger } = deps;
 
-  const runBatch = async (members: string[]): Promise<void> => {
-    const records = await store.getMany(members);
-    const open = [...records.values()].filter((p) => p.state === 'queued' || p.state === 'running');
-    if (open.length === 0) return;
-    const outcomes = await writer.apply(open.flatMap(toEdits));
-    for (const outcome of outcomes) {
-      if (outcome.state === 'awaiting-merge') {
-        const waiting = await store.update(outcome.promotionId, { state: 'awaiting-merge', mergeRequest: outcome.mergeRequest, error: undefined });
-        if (waiting && deps.onAwaitingMerge) {
-          await deps.onAwaitingMerge(waiting).catch((error: unknown) => logger.warn({ err: toHoistError(error).message, promotionId: waiting.id }, 'could not start following the merge request'));
-        }
-        continue;
+  const settle = async (outcome: EditOutcome, commits?: Promotion['commits']): Promise<void> => {
+    if (outcome.state === 'awaiting-merge') {
+      const waiting = await store.update(outcome.promotionId, { state: 'awaiting-merge', mergeRequest: outcome.mergeRequest, error: undefined, ...(commits ? { commits } : {}) });
+      if (waiting && deps.onAwaitingMerge) {
+        await deps.onAwaitingMerge(waiting).catch((error: unknown) => logger.warn({ err: toHoistError(error).message, promotionId: waiting.id }, 'could not start following the merge request'));
       }
-      const settled =
-        outcome.state === 'committed'
-          ? await store.update(outcome.promotionId, { state: 'committed', commit: outcome.commit, error: undefined })
-          : outcome.state === 'skipped'
-            ? await store.update(outcome.promotionId, { state: 'skipped', reason: outcome.reason, commit: outcome.commit })
-            : await store.update(outcome.promotionId, { state: 'failed', error: outcome.error });
-      if (!settled) continue;
-      deps.onSettled?.(settled);
-      if (settled.state === 'committed' && deps.onCommitted) {
-        await deps.onCommitted(settled).catch((error: unknown) => logger.warn({ err: toHoistError(error).message, promotionId: settled.id }, 'follow-up after commit failed'));
-      }
+      return;
+    }
+    const extra = commits ? { commits } : {};
+    const settled =
+      outcome.state === 'committed'
+        ? await store.update(outcome.promotionId, { state: 'committed', commit: outcome.commit, error: undefined, ...extra })
+        : outcome.state === 'skipped'
+          ? await store.update(outcome.promotionId, { state: 'skipped', reason: outcome.reason, commit: outcome.commit, ...extra })
+          : await store.update(outcome.promotionId, { state: 'failed', error: outcome.error, ...extra });
+    if (!settled) return;
+    deps.onSettled?.(settled);
+    if (settled.state === 'committed' && deps.onCommitted) {
+      await deps.onCommitted(settled).catch((error: unknown) => logger.warn({ err: toHoistError(error).message, promotionId: settled.id }, 'follow-up after commit failed'));
     }
   };
 
-  const isSettled = async (id: string) => {
+  const runBatch = (target: Target) => async (members: string[]): Promise<void> => {
+    const records = await store.getMany(members);
+    const open = [...records.values()].filter((p) => p.state === 'queued' || p.state === 'running');
+    if (open.length === 0) return;
+    const key = targetKey(target);
+    const mine = (p: Promotion) => toEdits(p, deps.targetOf, deps.digests?.pins).filter((e) => targetKey(e.target) === key);
+    const outcomes = await deps.writerFor(target).apply(open.flatMap(mine));
+    for (const outcome of outcomes) {
+      const p = records.get(outcome.promotionId);
+      if (!p) continue;
+      if (targetsOf(toEdits(p, deps.targetOf)).length === 1) {
+        await settle(outcome);
+        continue;
+      }
+      // One repository of a train that spans several: its answer waits for the others'.
+      const landed = await store.recordLanding(p.id, key, outcome);
+      const targets = targetsOf(toEdits(p, deps.targetOf)).map(targetKey);
+      if (!targets.every((t) => landed.has(t))) continue;
+      const commits = targets.flatMap((t) => {
+        const o = landed.get(t);
+        const [repo = t, branch = ''] = t.split('@');
+        return o && o.state === 'committed' ? [{ repo, branch, commit: o.commit }] : [];
+      });
+      await settle(acrossTargets(p.id, new Map(targets.map((t) => [t, landed.get(t) as EditOutcome]))), commits);
+    }
+  };
+
+  /** Done as far as this repository goes: the promotion ended, waits for its merge request, or has its answer here. */
+  const settledOn = (target: Target, spans: boolean) => async (id: string) => {
     const p = await store.get(id);
     // An open merge request is as far as the writer takes it; GitLab reports the merge later.
-    return p === undefined || TERMINAL_STATES.has(p.state) || p.state === 'awaiting-merge';
+    if (p === undefined || TERMINAL_STATES.has(p.state) || p.state === 'awaiting-merge') return true;
+    return spans && (await store.landings(id)).has(targetKey(target));
   };
 
   return async function processPromotion(job: JobContext): Promise<PromotionResult> {
@@ -106,8 +161,15 @@ export function createPromotionProcessor(deps: ProcessorDeps) {
     if (existing.state !== 'queued' && existing.state !== 'running') return { state: existing.state };
     await store.update(promotionId, { state: 'running', attempts: existing.attempts + 1 });
     const log = logger.child({ promotionId, app: existing.app, env: existing.env, tag: existing.tag, ...(requestId ? { requestId } : {}) });
+    const targets = targetsOf(toEdits(existing, deps.targetOf));
     try {
-      await batcher.submit(repoKey, promotionId, { isSettled, runBatch });
+      // Before any git work and outside every lock: a tag the registry does not have fails here, with nothing written.
+      // Kept on the record, so a retry or another worker's batch lands the same digest without asking again.
+      if (deps.digests && !existing.digests) {
+        const digests = await deps.digests.resolve(existing);
+        if (digests) await store.update(promotionId, { digests });
+      }
+      await Promise.all(targets.map((t) => batcher.submit(targetKey(t), promotionId, { isSettled: settledOn(t, targets.length > 1), runBatch: runBatch(t) })));
     } catch (error) {
       const hoistError = toHoistError(error);
       const last = !hoistError.retryable || job.attemptsMade + 1 >= job.maxAttempts;

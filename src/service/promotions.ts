@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { mayApprove, mayPromote, type Rbac } from '../domain/access.js';
 import { evaluateGates, type Health } from '../domain/gates.js';
 import { firstTrusted, hasBeenIn, landingsOf, outsideChangesOf, type Landing } from '../domain/history.js';
-import type { HealthSource, HistoryCommit, RepoReader } from '../domain/ports.js';
-import { PENDING_STATES, TERMINAL_STATES, type App, type Environment, type Promotion, type PromotionItem, type PromotionKind } from '../domain/types.js';
+import type { HealthSource, HistoryCommit, Previewer, RepoReader } from '../domain/ports.js';
+import { PENDING_STATES, TERMINAL_STATES, targetOf, type App, type Environment, type Promotion, type PromotionItem, type PromotionKind } from '../domain/types.js';
 import { HoistError } from '../errors.js';
 import type { PromotionStore } from '../store/promotion-store.js';
 import type { Actor, HistoryEntry, LandedEntry, OutsideEntry, PromotionService, PromotionView } from './promotion-service.js';
@@ -28,6 +28,8 @@ export interface PromotionServiceDeps {
   onGateWait?: (env: string, gate: string) => void;
   /** Told about every promotion cancelled by someone (closes its merge request, if it has one). */
   onCancelled?: (p: Promotion) => Promise<void>;
+  /** Renders what a promotion would change (the board's dialog, `hoist diff`); absent on processes without one. */
+  previewer?: Previewer | undefined;
 }
 
 /** How many commits that touched an overlay the chain check, rollbacks and history look back through. */
@@ -63,6 +65,8 @@ export function toView(p: Promotion, env: Environment | undefined): PromotionVie
     ...(p.mergeRequest ? { mergeRequest: p.mergeRequest } : {}),
     ...(p.health ? { health: p.health } : {}),
     ...(p.rolledBackBy ? { rolledBackBy: p.rolledBackBy } : {}),
+    ...(p.commits ? { commits: p.commits } : {}),
+    ...(p.digests ? { digests: p.digests } : {}),
     image: p.image,
     attempts: p.attempts,
     source: p.source.kind === 'pipeline' ? { kind: 'pipeline', url: p.source.url, pipelineId: p.source.pipelineId, project: p.source.project } : { kind: p.source.kind, ...(p.source.url ? { url: p.source.url } : {}) },
@@ -103,22 +107,30 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
     return app;
   };
   const requirePromote = (env: Environment, actor: Actor) => {
-    const verdict = mayPromote(deps.rbac, env.name, actor.name);
+    const verdict = mayPromote(deps.rbac, env.name, actor);
     if (!verdict.ok) throw new HoistError('forbidden', verdict.reason);
   };
 
   /** Every commit that touched an overlay, each judged Hoist's own (signed) or an outside change. */
-  const readHistory = (): Promise<HistoryCommit[]> => reader.history([...new Set(deps.environments.map((e) => e.path))], HISTORY_LIMIT);
+  const readHistory = (): Promise<HistoryCommit[]> => reader.history(deps.environments.map((e) => e.name), HISTORY_LIMIT);
 
-  /** What the environment ran before Hoist's first commit the history reaches, per app (empty when Hoist wrote nothing). */
+  /**
+   * What the environment ran before Hoist's first commit the history reaches, per app (none when Hoist wrote nothing
+   * there): Hoist's first commit in the repository where the app lives in that environment.
+   */
   const seedTags = async (commits: readonly HistoryCommit[], env: Environment): Promise<Map<string, string | undefined>> => {
-    const first = firstTrusted(commits);
-    const images = first ? await reader.imagesAt(`${first}^`, env.path) : undefined;
-    return new Map(deps.apps.map((a) => [a.name, images?.find((i) => i.name === a.image)?.tag]));
+    const out = new Map<string, string | undefined>();
+    for (const app of deps.apps) {
+      const repo = targetOf(env, app).repo;
+      const first = firstTrusted(commits.filter((c) => c.repo === undefined || c.repo === repo));
+      const images = first ? await reader.imagesAt(`${first}^`, env.name, app.name) : undefined;
+      out.set(app.name, images?.find((i) => i.name === app.image)?.tag);
+    }
+    return out;
   };
 
   const currentTags = async (envs: readonly Environment[]): Promise<Map<string, Map<string, string | undefined>>> => {
-    const snapshot = await reader.snapshot(Object.fromEntries(envs.map((e) => [e.name, e.path])));
+    const snapshot = await reader.snapshot(envs.map((e) => e.name));
     const out = new Map<string, Map<string, string | undefined>>();
     for (const env of envs) {
       const state = snapshot.environments[env.name];
@@ -202,13 +214,42 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
     if (tag === current) throw new HoistError('conflict', `${env.name} already runs ${app.name}:${tag}`);
     const provenance = ran.find((g) => g.tag === tag && /^https?:\/\//.test(g.source))?.source;
     const promotion: Promotion = {
-      ...newPromotion(randomId(), env, [{ app: app.name, image: app.image, tag }], { kind: 'rollback', by: by.by, via: by.via, url: provenance }, 'queued'),
+      ...newPromotion(randomId(), env, [{ app: app.name, image: app.image, tag }], { kind: 'rollback', by: by.by, via: by.via, url: provenance, ...(why ? { why } : {}) }, 'queued'),
       reason: why ? `${why}; rollback from ${current ?? 'none'}` : `rollback from ${current ?? 'none'}`,
     };
     await store.ensure(promotion);
     await enqueuePromote(promotion);
     logger.info({ promotionId: promotion.id, env: env.name, app: app.name, tag, from: current, by: by.by, via: by.via }, 'rollback requested');
     return promotion;
+  };
+
+  /** What a promotion request would land (apps at their tags), or the refusal it gets: the chain, "already runs". */
+  const planRequest = async (env: Environment, input: { apps: readonly string[]; tag?: string | undefined }): Promise<{ items: PromotionItem[]; provenance: string | undefined }> => {
+    const apps = [...new Set(input.apps)].map(appNamed);
+    if (apps.length === 0) throw new HoistError('bad_request', 'name at least one app');
+    const from = env.from ? envNamed(env.from) : undefined;
+    if (!from && !input.tag) throw new HoistError('bad_request', `${env.name} has no "from" environment to take the tag from: name the tag`);
+    const tags = await currentTags(from ? [env, from] : [env]);
+    const commits = await readHistory();
+    const landings = landingsOf(commits);
+    const seeds = from ? await seedTags(commits, from) : undefined;
+    const items: PromotionItem[] = [];
+    let provenance: string | undefined;
+    for (const app of apps) {
+      const fromTag = from ? tags.get(from.name)?.get(app.name) : undefined;
+      const tag = input.tag ?? fromTag;
+      if (!tag) throw new HoistError('bad_request', `${from?.name ?? env.name} runs no tag of ${app.name} to promote`);
+      if (from && !hasBeenIn(tag, { commits, env: from, app, current: fromTag, seed: seeds?.get(app.name) })) {
+        const why = tag === fromTag ? `; ${from.name} runs it, but only because of a commit Hoist did not sign (an outside change grants nothing)` : '';
+        throw new HoistError('bad_request', `${app.name}:${tag} has never been in ${from.name}${why}; a promotion never skips the chain (promote it to ${from.name} first)`);
+      }
+      provenance ??= landings.find((g) => g.app === app.name && g.tag === tag && /^https?:\/\//.test(g.source))?.source;
+      items.push({ app: app.name, image: app.image, tag });
+    }
+    if (items.every((i) => tags.get(env.name)?.get(i.app) === i.tag)) {
+      throw new HoistError('conflict', `${env.name} already runs ${items.map((i) => `${i.app}:${i.tag}`).join(', ')}`);
+    }
+    return { items, provenance };
   };
 
   const get = async (id: string): Promise<Promotion> => {
@@ -222,36 +263,37 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
     async requestPromotion(input, actor) {
       const env = envNamed(input.to);
       requirePromote(env, actor);
-      const apps = [...new Set(input.apps)].map(appNamed);
-      if (apps.length === 0) throw new HoistError('bad_request', 'name at least one app');
-      const from = env.from ? envNamed(env.from) : undefined;
-      if (!from && !input.tag) throw new HoistError('bad_request', `${env.name} has no "from" environment to take the tag from: name the tag`);
-      const tags = await currentTags(from ? [env, from] : [env]);
-      const commits = await readHistory();
-      const landings = landingsOf(commits);
-      const seeds = from ? await seedTags(commits, from) : undefined;
-      const items: PromotionItem[] = [];
-      let provenance: string | undefined;
-      for (const app of apps) {
-        const fromTag = from ? tags.get(from.name)?.get(app.name) : undefined;
-        const tag = input.tag ?? fromTag;
-        if (!tag) throw new HoistError('bad_request', `${from?.name ?? env.name} runs no tag of ${app.name} to promote`);
-        if (from && !hasBeenIn(tag, { commits, env: from, app, current: fromTag, seed: seeds?.get(app.name) })) {
-          const why = tag === fromTag ? `; ${from.name} runs it, but only because of a commit Hoist did not sign (an outside change grants nothing)` : '';
-          throw new HoistError('bad_request', `${app.name}:${tag} has never been in ${from.name}${why}; a promotion never skips the chain (promote it to ${from.name} first)`);
-        }
-        provenance ??= landings.find((g) => g.app === app.name && g.tag === tag && /^https?:\/\//.test(g.source))?.source;
-        items.push({ app: app.name, image: app.image, tag });
-      }
-      if (items.every((i) => tags.get(env.name)?.get(i.app) === i.tag)) {
-        throw new HoistError('conflict', `${env.name} already runs ${items.map((i) => `${i.app}:${i.tag}`).join(', ')}`);
-      }
+      const { items, provenance } = await planRequest(env, input);
       const promotion = newPromotion(randomId(), env, items, { kind: 'manual', by: actor.name, via: actor.via, url: provenance }, initialState(env, 'manual'));
       await store.ensure(promotion);
       await supersedeOlder(env, promotion);
       await advance(promotion);
       logger.info({ promotionId: promotion.id, env: env.name, apps: items, by: actor.name, via: actor.via, state: promotion.state }, 'promotion requested');
       return view(promotion);
+    },
+
+    async preview(input, actor) {
+      const env = envNamed(input.to);
+      const current = await currentTags([env]);
+      const base = { env: env.name, from: env.from ?? null, policy: env.promotion };
+      // The same checks as a request, so the dialog shows the refusal the promotion itself would get.
+      let planned: Awaited<ReturnType<typeof planRequest>>;
+      try {
+        requirePromote(env, actor);
+        planned = await planRequest(env, input);
+      } catch (error) {
+        if (!(error instanceof HoistError) || !['forbidden', 'bad_request', 'conflict'].includes(error.code)) throw error;
+        const apps = input.apps.map((app) => ({ app, tag: input.tag ?? null, current: current.get(env.name)?.get(app) ?? null }));
+        return { ...base, apps, allowed: false, refusal: { code: error.code, error: error.message }, files: [], diff: '' };
+      }
+      const apps = planned.items.map((i) => ({ app: i.app, tag: i.tag, current: current.get(env.name)?.get(i.app) ?? null }));
+      if (!deps.previewer) return { ...base, apps, allowed: true, files: [], diff: '', note: 'no preview on this process (HOIST_ROLE)' };
+      const at = now().toISOString();
+      const rendered = await deps.previewer.preview(
+        planned.items.map((i) => ({ promotionId: 'preview', app: i.app, env: env.name, path: env.path, target: targetOf(env, appNamed(i.app)), image: i.image, tag: i.tag, source: { kind: 'manual', by: actor.name, via: actor.via }, mayHaveLanded: false, createdAt: at })),
+      );
+      if (rendered.outcome === 'refused') return { ...base, apps, allowed: false, refusal: { code: 'render_failed', error: rendered.reason ?? 'the render check failed' }, files: rendered.files, diff: rendered.diff };
+      return { ...base, apps, allowed: true, files: rendered.files, diff: rendered.diff, ...(rendered.reason ? { note: rendered.reason } : {}) };
     },
 
     async approve(id, actor) {
@@ -263,7 +305,7 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
         if (!policy) throw new HoistError('conflict', `${env.name} needs no approvals`);
         const given = cur.approvals ?? [];
         const requestedBy = cur.source.kind === 'manual' ? cur.source.by : undefined;
-        const verdict = mayApprove(policy, groups, { requestedBy, approvedBy: given.map((a) => a.by) }, actor.name);
+        const verdict = mayApprove(policy, groups, { requestedBy, approvedBy: given.map((a) => a.by) }, actor);
         if (!verdict.ok) throw new HoistError(verdict.reason.includes('already approved') ? 'conflict' : 'forbidden', verdict.reason);
         const approvals = [...given, { by: actor.name, at: now().toISOString() }];
         const state = approvals.length < policy.required ? 'awaiting-approval' : hasGates(env) ? 'waiting' : 'queued';
@@ -293,7 +335,7 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
       const env = envNamed(input.env);
       const app = appNamed(input.app);
       requirePromote(env, actor);
-      const promotion = await startRollback(env, app, input.tag, { by: actor.name, via: actor.via });
+      const promotion = await startRollback(env, app, input.tag, { by: actor.name, via: actor.via }, input.why);
       return view(promotion);
     },
 
@@ -310,6 +352,13 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
       return view(await get(id));
     },
 
+    async list(filter) {
+      if (filter.app !== undefined) appNamed(filter.app);
+      if (filter.env !== undefined) envNamed(filter.env);
+      const found = await store.recent({ ...(filter.states ? { states: new Set(filter.states) } : {}), app: filter.app, env: filter.env, limit: filter.limit });
+      return found.map(view);
+    },
+
     async listPending(envName) {
       const envs = envName === undefined ? deps.environments : [envNamed(envName)];
       const out: PromotionView[] = [];
@@ -319,7 +368,7 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
 
     async status(app) {
       if (app !== undefined) appNamed(app);
-      const snapshot = await reader.snapshot(Object.fromEntries(deps.environments.map((e) => [e.name, e.path])));
+      const snapshot = await reader.snapshot(deps.environments.map((e) => e.name));
       return {
         commit: snapshot.commit,
         environments: deps.environments.map((env) => {
@@ -340,6 +389,7 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
       const landed = landingsOf(commits).map(
         (g): HistoryEntry => ({
           commit: g.commit,
+          ...(g.repo ? { repo: g.repo } : {}),
           date: g.date,
           app: g.app,
           env: g.env,
@@ -349,11 +399,12 @@ export function createPromotionService(deps: PromotionServiceDeps): PromotionSer
           source: g.source,
           ...(g.requestedBy ? { requestedBy: g.requestedBy.replace(/ \([^)]*\)$/, '') } : {}),
           approvedBy: g.approvedBy,
+          ...(g.digest ? { digest: g.digest } : {}),
         }),
       );
       // An image entry names the app(s) configured with that image; a change of other files names none.
-      const outside = outsideChangesOf(commits, deps.environments).flatMap((c): HistoryEntry[] => {
-        const entry: OutsideEntry = { commit: c.commit, date: c.date, kind: 'outside', env: c.env, author: c.author, subject: c.subject, paths: c.paths };
+      const outside = outsideChangesOf(commits, deps.environments, deps.apps).flatMap((c): HistoryEntry[] => {
+        const entry: OutsideEntry = { commit: c.commit, ...(c.repo ? { repo: c.repo } : {}), date: c.date, kind: 'outside', env: c.env, author: c.author, subject: c.subject, paths: c.paths };
         if (c.image === undefined) return [entry];
         const named = deps.apps.filter((a) => a.image === c.image);
         const change = { image: c.image, tag: c.after?.tag ?? null, previousTag: c.before?.tag ?? null, ...(c.after?.digest ? { digest: c.after.digest } : {}) };

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { HoistError } from '../errors.js';
 
 /**
@@ -14,7 +14,7 @@ export interface ReplayGuard {
   firstUse(key: string, ttlSeconds: number): Promise<boolean>;
 }
 
-export function createReplayGuard(redis: Redis, prefix: string): ReplayGuard {
+export function createReplayGuard(redis: RedisClient, prefix: string): ReplayGuard {
   return {
     async firstUse(key, ttlSeconds) {
       const ttl = Math.max(1, Math.ceil(ttlSeconds));

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { HoistError } from '../errors.js';
 
 /** The signing key Hoist made itself, kept in Redis so every replica signs and verifies with the same one. */
@@ -7,7 +7,7 @@ export interface SigningKeyRecord {
   ensure(make: () => string): Promise<{ text: string; created: boolean }>;
 }
 
-export function createSigningKeyRecord(redis: Redis, prefix: string): SigningKeyRecord {
+export function createSigningKeyRecord(redis: RedisClient, prefix: string): SigningKeyRecord {
   const key = `${prefix}:signing-key`;
   const unavailable = (cause: unknown): never => {
     throw new HoistError('unavailable', `Redis is not reachable: ${(cause as Error).message}`, { cause });

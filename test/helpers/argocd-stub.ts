@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { createServer, STATUS_CODES, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parse } from 'yaml';
 
 /**
  * A local stand-in for the part of Argo CD's API server Hoist uses: `GET /api/v1/applications/{name}`
- * (with `?refresh=normal|hard`). Applications are deep copies of test/fixtures/argocd/application.json
+ * (with `?refresh=normal|hard`), and for an Application holding an Argo Rollouts `Rollout` its
+ * `GET …/resource-tree`, `GET …/resource` and `POST …/resource/actions` (shapes in
+ * test/fixtures/argocd/swagger-rollout-operations.json). Applications are deep copies of test/fixtures/argocd/application.json
  * (Argo CD's own test data) with a few status fields overridden. Errors carry grpc-gateway's body
  * `{"error": …, "code": <gRPC code>, "message": …}` (the `runtimeError` of argo-cd's assets/swagger.json):
  * - no `Authorization: Bearer <token>` → 401 "no session information" (argo-cd server/server.go ErrNoSession);
@@ -29,6 +32,18 @@ export interface ArgoCdStub {
   /** The Application as the stub would answer it now (a copy), or undefined. */
   application(name: string): Record<string, unknown> | undefined;
   deleteApplication(name: string): void;
+  /**
+   * The live Rollout of an Application (a manifest such as `rolloutFixture(…)` gives), or none. Its resource tree is
+   * then the fixture tree (resource-tree-rollout.json) with the Rollout's namespace and name; without one, no nodes.
+   */
+  setRollout(application: string, manifest: Record<string, unknown> | undefined): void;
+  /** The live Rollout as the stub holds it now (a copy, with what actions did to it). */
+  rollout(application: string): LiveRollout | undefined;
+  /**
+   * Runs after an action changed the live Rollout as Argo CD's built-in Lua does, so a test can play the controller
+   * (move to the next step, finish the promotion). Throwing makes the action fail with a 500.
+   */
+  onAction(handler: ((application: string, action: string, rollout: LiveRollout) => void) | undefined): void;
   /** Runs before a refresh is answered, so a test can make the refresh "see" a new commit. */
   onRefresh(handler: ((name: string, mode: string) => void) | undefined): void;
   /**
@@ -59,6 +74,38 @@ export interface ArgoCdStubRequest {
   rawUrl: string;
   query: Record<string, string>;
   headers: IncomingHttpHeaders;
+  /** The request body as sent (empty for a GET). */
+  body: string;
+}
+
+/**
+ * A live Argo Rollouts Rollout as the tests shape it (argo-rollouts `pkg/apis/rollouts/v1alpha1/types.go`): the fields
+ * they read or set are named, everything else stays as upstream's fixture has it.
+ */
+export interface LiveRollout {
+  metadata: { name?: string; namespace?: string; generation?: number; [key: string]: unknown };
+  spec: {
+    paused?: boolean;
+    strategy: { canary?: { steps?: unknown[]; [key: string]: unknown }; blueGreen?: Record<string, unknown> };
+    template: { spec: { containers: Array<{ image: string; [key: string]: unknown }> } };
+    [key: string]: unknown;
+  };
+  status: {
+    currentStepIndex?: number;
+    pauseConditions?: Array<{ reason: string; startTime: string }>;
+    controllerPause?: boolean;
+    phase?: string;
+    message?: string;
+    currentPodHash?: string;
+    stableRS?: string;
+    abort?: boolean;
+    promoteFull?: boolean;
+    observedGeneration?: string | number;
+    blueGreen?: { activeSelector?: string; previewSelector?: string };
+    canary?: Record<string, unknown>;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
 }
 
 export interface ArgoCdStubOptions {
@@ -69,6 +116,60 @@ export interface ArgoCdStubOptions {
 type Json = Record<string, unknown>;
 
 const FIXTURE = readFileSync(new URL('../fixtures/argocd/application.json', import.meta.url), 'utf8');
+const TREE_FIXTURE = readFileSync(new URL('../fixtures/argocd/resource-tree-rollout.json', import.meta.url), 'utf8');
+
+export type RolloutFixture = 'canary-paused' | 'canary-aborted' | 'canary-healthy' | 'bluegreen-paused';
+
+/** A fresh copy of an upstream Rollout from test/fixtures/argocd/rollout-<name>.yaml (README.md there says whose). */
+export function rolloutFixture(name: RolloutFixture): LiveRollout {
+  return parse(readFileSync(new URL(`../fixtures/argocd/rollout-${name}.yaml`, import.meta.url), 'utf8')) as LiveRollout;
+}
+
+/** The fixture tree, its Rollout (and the ReplicaSet's owner reference) renamed to the given one. */
+function treeFor(rollout: LiveRollout): Json {
+  const tree = JSON.parse(TREE_FIXTURE) as { nodes: Array<Json & { parentRefs?: Json[] }> };
+  const [fixtureRollout] = tree.nodes;
+  const rename = (ref: Json) => {
+    if (ref.kind !== 'Rollout' || ref.name !== fixtureRollout?.name) return;
+    ref.name = rollout.metadata?.name;
+    ref.namespace = rollout.metadata?.namespace;
+  };
+  for (const node of tree.nodes) {
+    rename(node);
+    for (const parent of node.parentRefs ?? []) rename(parent);
+    if (node.kind === 'ReplicaSet') node.namespace = rollout.metadata?.namespace;
+  }
+  return tree as unknown as Json;
+}
+
+/**
+ * What Argo CD's built-in Rollout actions do to the live object (argo-cd resource_customizations/argoproj.io/Rollout/
+ * actions/{resume,promote-full,abort}/action.lua); the controller reacts afterwards.
+ */
+function runLuaAction(rollout: LiveRollout, action: string): boolean {
+  const status = rollout.status;
+  if (action === 'resume') {
+    if (Array.isArray(status.pauseConditions) && status.pauseConditions.length > 0) delete status.pauseConditions;
+    if (rollout.spec.paused === true) rollout.spec.paused = false;
+    return true;
+  }
+  if (action === 'promote-full') {
+    const generation = /^\d+$/.test(String(status.observedGeneration)) ? Number(status.observedGeneration) : undefined;
+    if (generation === undefined || generation > Number(rollout.metadata.generation)) {
+      delete status.abort;
+      const steps = rollout.spec.strategy.canary?.steps;
+      if (Array.isArray(steps)) status.currentStepIndex = steps.length;
+    } else {
+      status.promoteFull = true;
+    }
+    return true;
+  }
+  if (action === 'abort') {
+    status.abort = true;
+    return true;
+  }
+  return false;
+}
 
 /** gRPC status codes as grpc-gateway maps them to HTTP (google.golang.org/grpc/codes). */
 const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 499: 1, 500: 2, 501: 12, 503: 14, 504: 4 };
@@ -113,6 +214,8 @@ export async function startArgoCdStub(options: ArgoCdStubOptions = {}): Promise<
   const failures: Array<{ status: number; remaining: number; body: string | undefined }> = [];
   let hangs = 0;
   let refreshHandler: ((name: string, mode: string) => void) | undefined;
+  const rollouts = new Map<string, LiveRollout>();
+  let actionHandler: ((application: string, action: string, rollout: LiveRollout) => void) | undefined;
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -120,6 +223,12 @@ export async function startArgoCdStub(options: ArgoCdStubOptions = {}): Promise<
   };
 
   const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => answer(req, res, Buffer.concat(chunks).toString('utf8')));
+  });
+
+  const answer = (req: IncomingMessage, res: ServerResponse, body: string) => {
     const parsed = new URL(req.url ?? '/', 'http://stub');
     let path = parsed.pathname;
     try {
@@ -128,8 +237,7 @@ export async function startArgoCdStub(options: ArgoCdStubOptions = {}): Promise<
       // keep the raw path; it will not match an Application
     }
     const query = Object.fromEntries(parsed.searchParams);
-    requests.push({ method: req.method ?? '', path, rawUrl: req.url ?? '', query, headers: req.headers });
-    req.resume();
+    requests.push({ method: req.method ?? '', path, rawUrl: req.url ?? '', query, headers: req.headers, body });
 
     if (hangs > 0) {
       hangs -= 1;
@@ -147,8 +255,9 @@ export async function startArgoCdStub(options: ArgoCdStubOptions = {}): Promise<
       return;
     }
 
-    const match = /^\/api\/v1\/applications\/([^/]+)$/.exec(parsed.pathname);
-    if (req.method !== 'GET' || !match) {
+    const match = /^\/api\/v1\/applications\/([^/]+)(\/resource-tree|\/resource|\/resource\/actions)?$/.exec(parsed.pathname);
+    const route = match?.[2] ?? '';
+    if (!match || req.method !== (route === '/resource/actions' ? 'POST' : 'GET')) {
       send(res, 404, errorBody(404, 'Not Found'));
       return;
     }
@@ -175,8 +284,49 @@ export async function startArgoCdStub(options: ArgoCdStubOptions = {}): Promise<
       send(res, 403, errorBody(403, 'permission denied'));
       return;
     }
-    send(res, 200, app);
-  });
+    if (route === '') {
+      send(res, 200, app);
+      return;
+    }
+    const rollout = rollouts.get(name);
+    if (route === '/resource-tree') {
+      send(res, 200, rollout ? treeFor(rollout) : {});
+      return;
+    }
+    // getAppLiveResource: a resource that is not in the Application's tree is InvalidArgument (gRPC 3, HTTP 400).
+    const isOurs =
+      rollout !== undefined && query.group === 'argoproj.io' && query.kind === 'Rollout' && query.resourceName === rollout.metadata?.name && query.namespace === rollout.metadata?.namespace;
+    if (!isOurs) {
+      send(res, 400, errorBody(400, `${query.kind ?? ''} ${query.group ?? ''} ${query.resourceName ?? ''} not found as part of application ${name}`));
+      return;
+    }
+    if (route === '/resource') {
+      send(res, 200, { manifest: JSON.stringify(rollout) });
+      return;
+    }
+    // body: "action" — the body is the action's name as a JSON string; anything else does not unmarshal.
+    let action: unknown;
+    try {
+      action = JSON.parse(body) as unknown;
+    } catch {
+      action = undefined;
+    }
+    if (typeof action !== 'string') {
+      send(res, 400, errorBody(400, 'json: cannot unmarshal the body into Go value of type string'));
+      return;
+    }
+    if (!runLuaAction(rollout, action)) {
+      send(res, 500, errorBody(500, `error getting Lua resource action: action ${action} not found`));
+      return;
+    }
+    try {
+      actionHandler?.(name, action, rollout);
+    } catch (error) {
+      send(res, 500, errorBody(500, (error as Error).message));
+      return;
+    }
+    send(res, 200, {});
+  };
 
   server.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
@@ -198,6 +348,17 @@ export async function startArgoCdStub(options: ArgoCdStubOptions = {}): Promise<
     },
     deleteApplication(name) {
       applications.delete(name);
+    },
+    setRollout(application, manifest) {
+      if (manifest === undefined) rollouts.delete(application);
+      else rollouts.set(application, JSON.parse(JSON.stringify(manifest)) as LiveRollout);
+    },
+    rollout(application) {
+      const rollout = rollouts.get(application);
+      return rollout === undefined ? undefined : (JSON.parse(JSON.stringify(rollout)) as LiveRollout);
+    },
+    onAction(handler) {
+      actionHandler = handler;
     },
     onRefresh(handler) {
       refreshHandler = handler;

@@ -58,15 +58,20 @@ export async function createTempGitops(): Promise<TempGitops> {
   return tempGitopsAt(root, bare);
 }
 
-/** A bare GitOps repo with `apps` Deployments in one base and dev/staging/prod overlays that set their tags. */
-export async function createSyntheticGitops(apps: readonly string[]): Promise<TempGitops> {
+/**
+ * A bare GitOps repo with `apps` Deployments in one base and dev/staging/prod overlays that set their tags; images are
+ * `<registry>/group/<app>` (registry.example.com unless `options.registry` names another host, per app if need be:
+ * a test registry's).
+ */
+export async function createSyntheticGitops(apps: readonly string[], options: { registry?: string | ((app: string) => string) } = {}): Promise<TempGitops> {
+  const registryOf = (app: string) => (typeof options.registry === 'function' ? options.registry(app) : (options.registry ?? 'registry.example.com'));
   const root = await mkdtemp(join(tmpdir(), 'hoist-test-'));
   const work = join(root, 'seed');
   await mkdir(join(work, 'base'), { recursive: true });
   for (const app of apps) {
     await writeFile(
       join(work, 'base', `${app}.yaml`),
-      `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${app}\nspec:\n  selector:\n    matchLabels: { app: ${app} }\n  template:\n    metadata:\n      labels: { app: ${app} }\n    spec:\n      containers:\n        - name: ${app}\n          image: registry.example.com/group/${app}\n`,
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${app}\nspec:\n  selector:\n    matchLabels: { app: ${app} }\n  template:\n    metadata:\n      labels: { app: ${app} }\n    spec:\n      containers:\n        - name: ${app}\n          image: ${registryOf(app)}/group/${app}\n`,
     );
   }
   await writeFile(join(work, 'base/kustomization.yaml'), `resources:\n${apps.map((a) => `  - ${a}.yaml`).join('\n')}\n`);
@@ -74,7 +79,7 @@ export async function createSyntheticGitops(apps: readonly string[]): Promise<Te
     await mkdir(join(work, 'overlays', env), { recursive: true });
     await writeFile(
       join(work, 'overlays', env, 'kustomization.yaml'),
-      `# ${env}\nresources:\n  - ../../base\nimages:\n${apps.map((a) => `  - name: registry.example.com/group/${a}\n    newTag: "0.0.0"`).join('\n')}\n`,
+      `# ${env}\nresources:\n  - ../../base\nimages:\n${apps.map((a) => `  - name: ${registryOf(a)}/group/${a}\n    newTag: "0.0.0"`).join('\n')}\n`,
     );
   }
   const bare = join(root, 'gitops.git');

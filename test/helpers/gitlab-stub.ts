@@ -6,7 +6,8 @@ import { posix } from 'node:path';
 
 /**
  * A local stand-in for GitLab's REST API v4, enough for src/gitlab/api.ts: commit statuses, merge
- * requests, repository files and commits. Answers carry the shapes of GitLab's documented example
+ * requests (and their pipelines), repository files and commits, environments and deployments, notes and
+ * discussions on merge requests and commits, and `GET /user`. Answers carry the shapes of GitLab's documented example
  * responses (test/fixtures/gitlab/*.json, loaded and overridden field by field) and GitLab's own error
  * bodies (`{"message": "404 File Not Found"}`, the Commits API's compare-and-swap refusal, …).
  *
@@ -35,6 +36,18 @@ export interface GitlabStub {
   mergeMergeRequest(project: string, iid: number, mergeCommitSha?: string): void;
   /** Simulates a person closing a merge request. */
   closeMergeRequest(project: string, iid: number): void;
+  /** Simulates a person opening a merge request (no branch needed); returns its iid. */
+  addMergeRequest(project: string, input: { sourceBranch: string; targetBranch?: string; title?: string }): number;
+  /** What `GET …/merge_requests/:iid/pipelines` answers, newest first. */
+  setMergeRequestPipelines(project: string, iid: number, pipelines: ReadonlyArray<{ id: number; iid?: number; sha: string; ref: string; status: string; source?: string }>): void;
+  /** Environments of a project, oldest first. */
+  environments(project: string): StubEnvironment[];
+  /** Deployments of a project, oldest first, each with every status it was given. */
+  deployments(project: string): StubDeployment[];
+  /** Notes on a project's merge requests and commits, oldest first (people's and the API's). */
+  notes(project: string): StubNote[];
+  /** Simulates a person commenting (a new thread, as GitLab's UI does); the ids go into the Note Hook payload. */
+  comment(project: string, on: StubNoteable, body: string, author: { id: number; username: string }): { noteId: number; discussionId: string };
   /**
    * The next `times` requests whose method matches and whose decoded path (e.g.
    * `/api/v4/projects/group/gitops/repository/commits`) matches `pathRegex` get `status` and `body`
@@ -107,6 +120,37 @@ export interface StubMergeRequest {
 export interface GitlabStubOptions {
   /** When set, requests whose PRIVATE-TOKEN differs answer `401 Unauthorized`. */
   token?: string;
+  /** Who the token belongs to (`GET /user`, and the author of notes made through the API). */
+  user?: { id: number; username: string };
+}
+
+export interface StubEnvironment {
+  id: number;
+  name: string;
+  tier: string | null;
+  externalUrl: string | null;
+}
+
+export interface StubDeployment {
+  id: number;
+  iid: number;
+  environment: string;
+  sha: string;
+  ref: string;
+  tag: boolean;
+  status: string;
+  /** Every status it had, in order (the first is the one it was created with). */
+  history: string[];
+}
+
+export type StubNoteable = { kind: 'merge-request'; iid: number } | { kind: 'commit'; sha: string };
+
+export interface StubNote {
+  id: number;
+  body: string;
+  on: StubNoteable;
+  discussionId: string;
+  author: string;
 }
 
 type Json = Record<string, unknown>;
@@ -119,6 +163,15 @@ const MR_LIST_ITEM_FIXTURE = fixture<Json[]>('merge-requests-list-response.json'
 const FILE_FIXTURE = fixture<Json>('repository-file-response.json');
 const COMMIT_FIXTURE = fixture<Json>('commit-create-response.json');
 const COMMIT_LIST_ITEM_FIXTURE = fixture<Json[]>('commits-list-response.json')[0] as Json;
+const DEPLOYMENT_FIXTURE = fixture<Json>('deployment-create-response.json');
+const ENVIRONMENT_LIST_ITEM_FIXTURE = fixture<Json[]>('environments-list-response.json')[0] as Json;
+const ENVIRONMENT_FIXTURE = fixture<Json>('environment-create-response.json');
+const MR_NOTE_FIXTURE = fixture<Json>('merge-request-note-response.json');
+const MR_DISCUSSION_NOTE_FIXTURE = (fixture<Array<{ notes: Json[] }>>('merge-request-discussions-list-response.json')[0] as { notes: Json[] }).notes[1] as Json;
+const COMMIT_DISCUSSION_FIXTURE = fixture<Json[]>('commit-discussions-list-response.json')[0] as Json & { notes: Json[] };
+const MR_PIPELINE_FIXTURE = fixture<Json[]>('merge-request-pipelines-response.json')[0] as Json;
+const USER_FIXTURE = fixture<Json>('current-user-response.json');
+const DEPLOYMENT_STATES = new Set(['running', 'success', 'failed', 'canceled']);
 
 const COMMIT_STATES = new Set(['pending', 'running', 'success', 'failed', 'canceled', 'skipped']);
 
@@ -129,6 +182,10 @@ interface Project {
   commits: StubCommit[];
   statuses: StubCommitStatus[];
   mergeRequests: StubMergeRequest[];
+  environments: StubEnvironment[];
+  deployments: StubDeployment[];
+  notes: StubNote[];
+  mergeRequestPipelines: Map<number, Json[]>;
 }
 
 interface Rule {
@@ -189,7 +246,49 @@ export async function startGitlabStub(options: GitlabStubOptions = {}): Promise<
   let nextProjectId = 1;
   let nextMrId = 1;
   let nextStatusId = 1;
+  let nextEnvironmentId = 1;
+  let nextDeploymentId = 1;
+  let nextNoteId = 5000;
   let url = '';
+  const user = options.user ?? { id: 99, username: 'hoist-bot' };
+
+  const newDiscussionId = () => createHash('sha1').update(randomBytes(16)).digest('hex');
+  const noteJson = (project: Project, note: StubNote, template: Json): Json => ({
+    ...template,
+    id: note.id,
+    body: note.body,
+    author: { ...(template.author as Json), id: note.author === user.username ? user.id : (template.author as Json).id, username: note.author, name: note.author },
+    created_at: now(),
+    updated_at: now(),
+    system: false,
+    noteable_type: note.on.kind === 'merge-request' ? 'MergeRequest' : 'Commit',
+    noteable_iid: note.on.kind === 'merge-request' ? note.on.iid : null,
+    project_id: project.id,
+  });
+  const addNote = (project: Project, on: StubNoteable, body: string, author: string, discussionId = newDiscussionId()): StubNote => {
+    const note: StubNote = { id: nextNoteId++, body, on, discussionId, author };
+    project.notes.push(note);
+    return note;
+  };
+  const sameNoteable = (a: StubNoteable, b: StubNoteable) => (a.kind === 'merge-request' ? b.kind === 'merge-request' && a.iid === b.iid : b.kind === 'commit' && a.sha === b.sha);
+  /** The thread a reply goes to must exist on that merge request or commit, as in GitLab. */
+  const reply = (project: Project, on: StubNoteable, discussionId: string, input: Json, template: Json): Answer => {
+    if (typeof input.body !== 'string' || input.body === '') return new Answer(400, { error: 'body is missing' });
+    if (!project.notes.some((n) => n.discussionId === discussionId && sameNoteable(n.on, on))) return new Answer(404, { message: '404 Discussion Not Found' });
+    return new Answer(201, noteJson(project, addNote(project, on, input.body, user.username, discussionId), template));
+  };
+  const deploymentJson = (deployment: StubDeployment, environment: StubEnvironment | undefined): Json => ({
+    ...DEPLOYMENT_FIXTURE,
+    id: deployment.id,
+    iid: deployment.iid,
+    ref: deployment.ref,
+    sha: deployment.sha,
+    status: deployment.status,
+    created_at: now(),
+    user: { ...(DEPLOYMENT_FIXTURE.user as Json), id: user.id, username: user.username, name: user.username },
+    environment: { id: environment?.id ?? 0, name: deployment.environment, external_url: environment?.externalUrl ?? null },
+    deployable: null,
+  });
 
   const findProject = (key: string): Project | undefined =>
     /^\d+$/.test(key) ? projects.find((p) => p.id === Number(key)) : projects.find((p) => p.path.toLowerCase() === key.toLowerCase());
@@ -203,7 +302,18 @@ export async function startGitlabStub(options: GitlabStubOptions = {}): Promise<
   const addProject = (path: string, id?: number): number => {
     const existing = findProject(path);
     if (existing) return existing.id;
-    const project: Project = { id: id ?? nextProjectId, path, branches: new Map(), commits: [], statuses: [], mergeRequests: [] };
+    const project: Project = {
+      id: id ?? nextProjectId,
+      path,
+      branches: new Map(),
+      commits: [],
+      statuses: [],
+      mergeRequests: [],
+      environments: [],
+      deployments: [],
+      notes: [],
+      mergeRequestPipelines: new Map(),
+    };
     nextProjectId = Math.max(nextProjectId, project.id) + 1;
     projects.push(project);
     return project.id;
@@ -344,6 +454,95 @@ export async function startGitlabStub(options: GitlabStubOptions = {}): Promise<
         started_at: null,
         finished_at: finished ? status.createdAt : null,
       });
+    }
+
+    if (section === 'merge_requests' && tail.length >= 2) {
+      const mr = project.mergeRequests.find((m) => m.iid === Number(tail[0]));
+      if (!mr) return new Answer(404, { message: '404 Not found' });
+      const on: StubNoteable = { kind: 'merge-request', iid: mr.iid };
+      // POST /projects/:id/merge_requests/:iid/notes — notes.md, "Create new merge request note".
+      if (tail[1] === 'notes' && tail.length === 2 && method === 'POST') {
+        if (typeof input.body !== 'string' || input.body === '') return new Answer(400, { error: 'body is missing' });
+        return new Answer(201, noteJson(project, addNote(project, on, input.body, user.username), MR_NOTE_FIXTURE));
+      }
+      // POST /projects/:id/merge_requests/:iid/discussions/:discussion_id/notes — discussions.md, "Add note to existing merge request thread".
+      if (tail[1] === 'discussions' && tail[3] === 'notes' && tail.length === 4 && method === 'POST') return reply(project, on, tail[2] as string, input, MR_DISCUSSION_NOTE_FIXTURE);
+      // GET /projects/:id/merge_requests/:iid/pipelines — merge_requests.md, "List MR pipelines".
+      if (tail[1] === 'pipelines' && tail.length === 2 && method === 'GET') {
+        const { items, headers } = page(project.mergeRequestPipelines.get(mr.iid) ?? [], query, base);
+        return new Answer(200, items, headers);
+      }
+    }
+
+    // GET /projects/:id/environments?name= and POST /projects/:id/environments — environments.md.
+    if (section === 'environments' && tail.length === 0) {
+      if (method === 'GET') {
+        const found = project.environments.filter((e) => query.name === undefined || e.name === query.name);
+        const { items, headers } = page(found, query, base);
+        return new Answer(
+          200,
+          items.map((e) => ({ ...ENVIRONMENT_LIST_ITEM_FIXTURE, id: e.id, name: e.name, slug: e.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase(), external_url: e.externalUrl, tier: e.tier })),
+          headers,
+        );
+      }
+      if (method === 'POST') {
+        if (typeof input.name !== 'string' || input.name === '') return new Answer(400, { error: 'name is missing' });
+        if (project.environments.some((e) => e.name === input.name)) return new Answer(400, { message: { name: ['has already been taken'] } });
+        if (input.tier !== undefined && !['production', 'staging', 'testing', 'development', 'other'].includes(String(input.tier))) return new Answer(400, { error: 'tier does not have a valid value' });
+        const environment: StubEnvironment = { id: nextEnvironmentId++, name: input.name, tier: typeof input.tier === 'string' ? input.tier : null, externalUrl: typeof input.external_url === 'string' ? input.external_url : null };
+        project.environments.push(environment);
+        return new Answer(201, { ...ENVIRONMENT_FIXTURE, id: environment.id, name: environment.name, slug: environment.name, external_url: environment.externalUrl, tier: environment.tier ?? 'other' });
+      }
+    }
+
+    if (section === 'deployments') {
+      // POST /projects/:id/deployments — deployments.md, "Create a deployment".
+      if (tail.length === 0 && method === 'POST') {
+        for (const field of ['environment', 'sha', 'ref']) if (typeof input[field] !== 'string' || input[field] === '') return new Answer(400, { error: `${field} is missing` });
+        if (typeof input.tag !== 'boolean') return new Answer(400, { error: 'tag is missing' });
+        if (!DEPLOYMENT_STATES.has(String(input.status))) return new Answer(400, { error: 'status does not have a valid value' });
+        // GitLab finds or creates the environment by name (the tier then is GitLab's own guess).
+        let environment = project.environments.find((e) => e.name === input.environment);
+        if (!environment) {
+          environment = { id: nextEnvironmentId++, name: String(input.environment), tier: null, externalUrl: null };
+          project.environments.push(environment);
+        }
+        const deployment: StubDeployment = {
+          id: nextDeploymentId++,
+          iid: project.deployments.length + 1,
+          environment: environment.name,
+          sha: String(input.sha),
+          ref: String(input.ref),
+          tag: input.tag,
+          status: String(input.status),
+          history: [String(input.status)],
+        };
+        project.deployments.push(deployment);
+        return new Answer(201, deploymentJson(deployment, environment));
+      }
+      // PUT /projects/:id/deployments/:deployment_id — "Update a deployment".
+      if (tail.length === 1 && method === 'PUT') {
+        const deployment = project.deployments.find((d) => d.id === Number(tail[0]));
+        if (!deployment) return new Answer(404, { message: '404 Not found' });
+        const status = String(input.status ?? '');
+        if (!DEPLOYMENT_STATES.has(status)) return new Answer(400, { error: 'status does not have a valid value' });
+        // GitLab's state machine: `run` only from created; the others from any other state.
+        if (status === deployment.status || status === 'running') return new Answer(400, { message: { status: [`cannot transition via "${status}"`] } });
+        deployment.status = status;
+        deployment.history.push(status);
+        return new Answer(200, deploymentJson(deployment, project.environments.find((e) => e.name === deployment.environment)));
+      }
+    }
+
+    // Commit threads — discussions.md, "Create new commit thread" and "Add note to existing commit thread".
+    if (section === 'repository' && tail[0] === 'commits' && tail[2] === 'discussions' && method === 'POST') {
+      const on: StubNoteable = { kind: 'commit', sha: tail[1] as string };
+      if (tail.length === 5 && tail[4] === 'notes') return reply(project, on, tail[3] as string, input, (COMMIT_DISCUSSION_FIXTURE.notes[1] ?? {}) as Json);
+      if (tail.length === 3) {
+        if (typeof input.body !== 'string' || input.body === '') return new Answer(400, { error: 'body is missing' });
+        const note = addNote(project, on, input.body, user.username);
+        return new Answer(201, { ...COMMIT_DISCUSSION_FIXTURE, id: note.discussionId, individual_note: false, notes: [noteJson(project, note, (COMMIT_DISCUSSION_FIXTURE.notes[0] ?? {}) as Json)] });
+      }
     }
 
     if (section === 'merge_requests') {
@@ -522,6 +721,10 @@ export async function startGitlabStub(options: GitlabStubOptions = {}): Promise<
     if (options.token !== undefined && req.headers['private-token'] !== options.token) return send(res, new Answer(401, { message: '401 Unauthorized' }), method);
 
     const segments = target.pathname.split('/').slice(1).map(decodeURIComponent);
+    // GET /user — users.md, "List current user (for normal users)".
+    if (segments[0] === 'api' && segments[1] === 'v4' && segments[2] === 'user' && segments.length === 3 && method === 'GET') {
+      return send(res, new Answer(200, { ...USER_FIXTURE, id: user.id, username: user.username, name: user.username }), method);
+    }
     if (segments[0] !== 'api' || segments[1] !== 'v4' || segments[2] !== 'projects' || segments[3] === undefined) return send(res, new Answer(404, { error: '404 Not Found' }), method);
     const project = findProject(segments[3]);
     if (!project) return send(res, new Answer(404, { message: '404 Project Not Found' }), method);
@@ -565,6 +768,41 @@ export async function startGitlabStub(options: GitlabStubOptions = {}): Promise<
       mr.state = 'closed';
       mr.closedAt = now();
       mr.updatedAt = mr.closedAt;
+    },
+    addMergeRequest(projectPath, input) {
+      const project = requireProject(String(addProject(projectPath)));
+      const at = now();
+      const mr: StubMergeRequest = {
+        id: nextMrId++,
+        iid: project.mergeRequests.length + 1,
+        title: input.title ?? `Merge ${input.sourceBranch}`,
+        description: '',
+        state: 'opened',
+        sourceBranch: input.sourceBranch,
+        targetBranch: input.targetBranch ?? 'main',
+        removeSourceBranch: null,
+        sha: newSha(),
+        mergeCommitSha: null,
+        createdAt: at,
+        updatedAt: at,
+        mergedAt: null,
+        closedAt: null,
+      };
+      project.mergeRequests.push(mr);
+      return mr.iid;
+    },
+    setMergeRequestPipelines(projectPath, iid, pipelines) {
+      requireProject(projectPath).mergeRequestPipelines.set(
+        iid,
+        pipelines.map((p) => ({ ...MR_PIPELINE_FIXTURE, ...p })),
+      );
+    },
+    environments: (project) => [...requireProject(project).environments],
+    deployments: (project) => requireProject(project).deployments.map((d) => ({ ...d, history: [...d.history] })),
+    notes: (project) => [...requireProject(project).notes],
+    comment(projectPath, on, body, author) {
+      const note = addNote(requireProject(projectPath), on, body, author.username);
+      return { noteId: note.id, discussionId: note.discussionId };
     },
     failNext(method, pathRegex, status, body, times = 1) {
       failures.push({ method, pathRegex, status, body, remaining: times });

@@ -16,7 +16,7 @@ export const API_TOKEN = 'test-api-token';
 export function testConfigText(gitopsUrl: string, extraApps = '', secrets: { webhookSecret?: string; apiToken?: string } = {}): string {
   return `gitops: { url: "${gitopsUrl}", branch: main, author: { name: Hoist, email: hoist@example.invalid } }
 gitlab: { webhookSecret: ${secrets.webhookSecret ?? WEBHOOK_SECRET} }
-api: { token: ${secrets.apiToken ?? API_TOKEN} }
+api: { token: ${secrets.apiToken ?? API_TOKEN}, trustUserHeader: true }
 environments:
   - { name: dev, path: overlays/dev, promotion: auto }
   - { name: staging, path: overlays/staging, from: dev, promotion: gated }
@@ -34,7 +34,7 @@ ${extraApps}`;
 export function appsConfig(url: string, apps: readonly string[], extra = ''): string {
   return `gitops: { url: "${url}", branch: main }
 gitlab: { webhookSecret: ${WEBHOOK_SECRET} }
-api: { token: ${API_TOKEN} }
+api: { token: ${API_TOKEN}, trustUserHeader: true }
 environments:
   - { name: dev, path: overlays/dev, promotion: auto }
   - { name: prod, path: overlays/prod, from: dev, promotion: manual }

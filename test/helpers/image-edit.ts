@@ -6,6 +6,7 @@ export function imageEdit(over: Partial<ImageEdit> & { promotionId: string; tag:
     app: 'web',
     env: 'dev',
     path: 'overlays/dev',
+    target: { repo: 'default', branch: 'main' },
     image: 'registry.example.com/group/web',
     source: { kind: 'pipeline', project: 'group/web', pipelineId: 1, url: 'https://gitlab.example.com/group/web/-/pipelines/1', ref: 'main', sha: 'a'.repeat(40) },
     mayHaveLanded: false,

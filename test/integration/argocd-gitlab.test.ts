@@ -18,7 +18,7 @@ type View = Record<string, unknown> & { id: string; state: string; commit?: stri
 function config(opts: { gitops: string; argocd: string; argoToken: string; gitlab: string; dev?: string; staging?: string; prod?: string; gitlabExtra?: string }): string {
   return `gitops: { url: "${opts.gitops}", branch: main, project: group/gitops }
 gitlab: { webhookSecret: ${WEBHOOK_SECRET}, url: "${opts.gitlab}", token: ${GITLAB_TOKEN}${opts.gitlabExtra ?? ''} }
-api: { token: ${API_TOKEN} }
+api: { token: ${API_TOKEN}, trustUserHeader: true }
 argocd: { url: "${opts.argocd}", token: ${opts.argoToken}, applications: "{{app}}-{{env}}", webhookToken: ${ARGO_WEBHOOK_TOKEN} }
 environments:
   - { name: dev, path: overlays/dev, promotion: auto${opts.dev ?? ''} }

@@ -176,6 +176,13 @@ class RecordingService implements PromotionService {
     await this.enter('listPending', [env]);
     return this.pending;
   }
+  async preview(): Promise<never> {
+    throw new Error('chat commands never preview');
+  }
+  async list(filter: Parameters<PromotionService['list']>[0]): Promise<PromotionView[]> {
+    await this.enter('list', [filter]);
+    return this.pending;
+  }
   async status(app?: string): Promise<EnvironmentStatus> {
     await this.enter('status', [app]);
     return {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { isScalar, parse, parseAllDocuments, parseDocument } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
+import { setImage } from '../../src/kustomize/index.js';
 import { judgePersistence, readPersistenceSettings } from '../../src/queue/redis-persistence.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 
@@ -233,6 +234,69 @@ describe('overlays', () => {
       .template.spec.containers;
     expect(containers.find((c) => c.name === 'web')?.image).toBe(`${WEB_IMAGE}:${newTag}`);
     for (const m of manifests) expect(m.metadata?.namespace, `${m.kind}/${m.metadata?.name}`).toBe(kustomization.namespace);
+  });
+});
+
+const ROLLOUT_OVERLAYS = ['dev', 'staging', 'prod'].map((env) => `gitops-manifests/rollouts/overlays/${env}`);
+
+describe('the Argo Rollouts variant (gitops-manifests/rollouts)', () => {
+  type Rollout = Manifest & {
+    spec: {
+      replicas: number;
+      strategy: { canary?: { stableService: string; canaryService: string; steps: unknown[] }; blueGreen?: { activeService: string; previewService: string; autoPromotionEnabled: boolean } };
+      template: { spec: { containers: { name: string; image: string }[] } };
+    };
+  };
+
+  it('is rendered by the suite like every other kustomization', () => {
+    expect(kustomizationDirs).toEqual(expect.arrayContaining(['gitops-manifests/rollouts/base', ...ROLLOUT_OVERLAYS]));
+  });
+
+  // A tag that YAML 1.1 would read as a number: the editor quotes it, kustomize must still hand it to the Rollout.
+  const cases = renderers.flatMap((renderer) => ROLLOUT_OVERLAYS.map((dir) => [`${renderer.name} ${dir}`, renderer, dir] as const));
+  it.each(cases)('%s: a tag set with Hoist’s editor reaches the rendered Rollout', async (_name, renderer, dir) => {
+    const work = await mkdtemp(join(tmpdir(), 'hoist-rollouts-'));
+    try {
+      await cp(join(ROOT, 'gitops-manifests/rollouts'), join(work, 'rollouts'), { recursive: true });
+      const overlay = join(work, 'rollouts', relative('gitops-manifests/rollouts', dir));
+      const tag = `1.${randomBytes(2).readUInt16BE()}0`;
+      const edit = setImage(readFileSync(join(overlay, 'kustomization.yaml'), 'utf8'), { name: WEB_IMAGE, tag });
+      expect(edit.changed).toBe(true);
+      await writeFile(join(overlay, 'kustomization.yaml'), edit.text);
+      const { stdout } = await execFileAsync(renderer.command, renderer.args(overlay), { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
+      const manifests = parseManifests(stdout, dir);
+      const rollout = manifests.find((m) => m.kind === 'Rollout' && m.metadata?.name === 'web') as Rollout | undefined;
+      expect(rollout, `${dir} renders no Rollout web`).toBeDefined();
+      expect(rollout!.apiVersion).toBe('argoproj.io/v1alpha1');
+      expect(rollout!.spec.template.spec.containers.find((c) => c.name === 'web')?.image).toBe(`${WEB_IMAGE}:${tag}`);
+      expect(manifests.some((m) => m.kind === 'Deployment')).toBe(false);
+      // rollout-transform.yaml is what lets the overlay's `replicas:` reach a Rollout.
+      const overlayYaml = parse(readFileSync(join(ROOT, dir, 'kustomization.yaml'), 'utf8')) as { replicas: { count: number }[]; namespace: string };
+      expect(rollout!.spec.replicas).toBe(overlayYaml.replicas[0]?.count);
+      const services = new Set(manifests.filter((m) => m.kind === 'Service').map((m) => m.metadata?.name));
+      const { canary, blueGreen } = rollout!.spec.strategy;
+      if (dir.endsWith('/prod')) {
+        expect(canary).toBeUndefined();
+        expect(blueGreen).toEqual({ activeService: 'web-stable', previewService: 'web-preview', autoPromotionEnabled: false });
+        expect(services.has('web-preview')).toBe(true);
+      } else {
+        expect(blueGreen).toBeUndefined();
+        expect(canary).toMatchObject({ stableService: 'web-stable', canaryService: 'web-canary' });
+        expect(canary?.steps).toContainEqual({ pause: {} });
+      }
+      for (const service of [canary?.stableService, canary?.canaryService, blueGreen?.activeService, blueGreen?.previewService]) {
+        if (service) expect(services.has(service), `${dir}: the Rollout names Service ${service}, which it does not render`).toBe(true);
+      }
+      for (const m of manifests) expect(m.metadata?.namespace).toBe(overlayYaml.namespace);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+
+  it('ships Argo Rollouts’ kustomize configuration unchanged', () => {
+    const transform = parse(readFileSync(join(ROOT, 'gitops-manifests/rollouts/base/rollout-transform.yaml'), 'utf8')) as { replicas: { path: string; kind: string }[] };
+    expect(transform.replicas).toContainEqual({ path: 'spec/replicas', create: true, kind: 'Rollout' });
+    expect(readYaml<{ configurations: string[] }>('gitops-manifests/rollouts/base/kustomization.yaml').configurations).toEqual(['rollout-transform.yaml']);
   });
 });
 
@@ -478,7 +542,7 @@ describe('Hoist deployment base (k8s/)', () => {
     for (const other of others) expect(selects(mine[0]?.spec.selector, other)).toBe(false);
   });
 
-  it('sends traffic to the web pods only, and exposes only /webhooks/ and /chatops/', async () => {
+  it('sends traffic to the web pods only, and exposes only the board (with its events stream), /webhooks/ and /chatops/', async () => {
     const { manifests, podLabels } = await load();
     const service = manifests.find((m) => m.kind === 'Service' && m.metadata?.name === 'hoist') as
       | (Manifest & { spec: { selector: Labels; ports: { port: number; targetPort: string | number }[] } })
@@ -493,24 +557,38 @@ describe('Hoist deployment base (k8s/)', () => {
     // Named, not whichever class the cluster marks as default (or none, where nothing would serve it).
     expect(ingresses[0]?.spec.ingressClassName).toMatch(/^[a-z0-9][a-z0-9.-]*$/);
     const paths = ingresses.flatMap((i) => i.spec.rules.flatMap((r) => r.http.paths));
-    expect(paths.map((p) => p.path).sort()).toEqual(['/chatops/', '/webhooks/']);
+    expect(paths.map((p) => `${p.pathType} ${p.path}`).sort()).toEqual([
+      'Exact /',
+      'Exact /api/events',
+      'Exact /dora',
+      'Exact /history',
+      'Exact /signin',
+      'Exact /tokens',
+      'Prefix /assets/',
+      'Prefix /auth/',
+      'Prefix /board/',
+      'Prefix /chatops/',
+      'Prefix /webhooks/',
+    ]);
     for (const p of paths) {
-      expect(p.pathType).toBe('Prefix');
       expect(p.backend.service.name).toBe('hoist');
       expect(service?.spec.ports.some((port) => port.port === p.backend.service.port.number || (port as { name?: string }).name === p.backend.service.port.name)).toBe(true);
     }
-    // Prefix matches whole path elements; none of these may reach the API or the metrics.
-    const matches = (prefix: string, path: string) => {
-      const want = prefix.split('/').filter(Boolean);
+    // Prefix matches whole path elements, Exact the path alone; none of these may reach the rest of the API or the metrics.
+    const matches = (p: Path, path: string) => {
+      if (p.pathType === 'Exact') return p.path === path;
+      const want = p.path.split('/').filter(Boolean);
       const got = path.split('/').filter(Boolean);
       return want.every((element, i) => got[i] === element);
     };
-    for (const hidden of ['/api/promotions', '/api', '/metrics', '/readyz']) {
-      expect(paths.filter((p) => matches(p.path, hidden)).map((p) => p.path), `${hidden} is exposed`).toEqual([]);
+    for (const hidden of ['/api/promotions', '/api', '/api/', '/api/tokens', '/api/me', '/api/rollbacks', '/api/openapi.json', '/api/events/x', '/metrics', '/readyz', '/healthz']) {
+      expect(paths.filter((p) => matches(p, hidden)).map((p) => p.path), `${hidden} is exposed`).toEqual([]);
     }
-    for (const shown of ['/webhooks/gitlab', '/webhooks/deployments', '/chatops/slack']) {
-      expect(paths.some((p) => matches(p.path, shown)), `${shown} is not exposed`).toBe(true);
+    for (const shown of ['/webhooks/gitlab', '/webhooks/deployments', '/chatops/slack', '/', '/signin', '/history', '/dora', '/tokens', '/board/promote', '/board/live', '/assets/board.js', '/auth/login', '/auth/callback', '/auth/logout', '/api/events']) {
+      expect(paths.some((p) => matches(p, shown)), `${shown} is not exposed`).toBe(true);
     }
+    // The board's events stream must not be held back by the proxy's buffer.
+    expect((ingresses[0]?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
   });
 
   it('confines ingress with NetworkPolicies: web open on 8080, workers not open, Redis only from Hoist pods', async () => {

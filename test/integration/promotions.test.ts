@@ -8,7 +8,7 @@ const DEPLOY_TOKEN = 'test-deploy-token';
 function chainConfig(url: string, stagingGates = 'soak: 10m, healthy: true', extra = ''): string {
   return `gitops: { url: "${url}", branch: main }
 gitlab: { webhookSecret: ${WEBHOOK_SECRET} }
-api: { token: ${API_TOKEN} }
+api: { token: ${API_TOKEN}, trustUserHeader: true }
 deployments: { token: ${DEPLOY_TOKEN} }
 environments:
   - { name: dev, path: overlays/dev, promotion: auto }
@@ -149,8 +149,9 @@ describe('promotions up the chain', () => {
     expect(same.status).toBe(409);
     expect(same.body.error).toMatch(/prod already runs web:0.0.0/);
     const anonymous = await hoist.app.request('/api/promotions', { method: 'POST', headers: { Authorization: `Bearer ${API_TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ app: 'web', to: 'prod' }) });
-    expect(anonymous.status).toBe(400);
-    expect(((await anonymous.json()) as { error: string }).error).toMatch(/X-Hoist-User is required/);
+    // api.token without X-Hoist-User is the robot user `api`, which rbac does not let into prod.
+    expect(anonymous.status).toBe(403);
+    expect(((await anonymous.json()) as { error: string }).error).toMatch(/api is not allowed to promote to prod/);
     expect((await post('/api/rollbacks', 'eve', { app: 'web', env: 'prod' })).status).toBe(403);
     expect((await post('/api/rollbacks', 'alice', { app: 'web', env: 'prod' })).status).toBe(409); // nothing earlier to go back to
     expect((await report('dev', 'web', 'v1', 'deployed', 'wrong')).status).toBe(401);

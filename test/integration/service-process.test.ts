@@ -38,6 +38,12 @@ describe('the service as `npm start` runs it', () => {
     expect(run.output()).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('refuses an empty REDIS_URL in one line instead of falling back to localhost', async () => {
+    const run = start(cwd, { REDIS_URL: '', HOIST_DATA_DIR: join(cwd, 'data-empty-redis'), PORT: String(await freePort()) });
+    expect(await run.exited).toBe(1);
+    expect(run.output().trim().split('\n')).toEqual([expect.stringMatching(/^hoist: REDIS_URL is set but empty/)]);
+  });
+
   it('rejects a broken config file naming the file, line and key', async () => {
     const file = join(cwd, 'broken.yaml');
     await writeFile(file, 'gitops: { url: "file:///x.git" }\ngitlab: { webhookSecret: ${HOIST_TEST_UNSET_SECRET} }\napi: { token: t }\nenvironments: []\napps: []\n');
@@ -58,6 +64,8 @@ describe('the service as `npm start` runs it', () => {
       demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
       await new Promise((r) => demo.once('exit', r));
       expect(out).toContain('POST /webhooks/gitlab → 202');
+      // Aimed at the demo on this machine: the hint names the demo's API token.
+      expect(out).toContain(`Next: curl -H 'Authorization: Bearer hoist-demo-token' ${base}/api/environments`);
       const envs = await until(async () => {
         const res = await fetch(`${base}/api/environments`, { headers: { Authorization: 'Bearer hoist-demo-token' } });
         const body = (await res.json()) as { environments: Array<{ name: string; apps: Array<{ tag: string }> }> };

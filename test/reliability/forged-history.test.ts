@@ -16,7 +16,7 @@ const run = promisify(execFile);
 function config(url: string, gitops = '', prodPolicy = 'manual'): string {
   return `gitops: { url: "${url}", branch: main${gitops} }
 gitlab: { webhookSecret: ${WEBHOOK_SECRET} }
-api: { token: ${API_TOKEN} }
+api: { token: ${API_TOKEN}, trustUserHeader: true }
 environments:
   - { name: dev, path: overlays/dev, promotion: auto }
   - { name: staging, path: overlays/staging, from: dev, promotion: manual }
@@ -121,6 +121,7 @@ describe('history that cannot be forged', () => {
       author: 'Mallory <mallory@example.invalid>',
       subject: 'promote web to dev: v9',
       paths: ['overlays/dev/kustomization.yaml'],
+      repo: 'default',
     });
     // Hoist's own commit is still Hoist's; the forged group in the outside commit is not listed as a promotion.
     expect(entries[1]).toMatchObject({ kind: 'pipeline', tag: 'v3', env: 'dev' });

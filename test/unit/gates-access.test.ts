@@ -49,18 +49,28 @@ describe('evaluateGates', () => {
 describe('rbac and approvals', () => {
   const rbac = { promote: { prod: ['alice', 'group:rm'], '*': ['*'] }, groups: { rm: ['carol'] } };
   it('lets the environment list decide, falling back to *', () => {
-    expect(mayPromote(rbac, 'prod', 'carol')).toEqual({ ok: true });
-    expect(mayPromote(rbac, 'prod', 'eve')).toMatchObject({ ok: false, reason: 'eve is not allowed to promote to prod (rbac.promote.prod)' });
-    expect(mayPromote(rbac, 'staging', 'eve')).toEqual({ ok: true });
-    expect(mayPromote(undefined, 'prod', 'eve')).toEqual({ ok: true });
-    expect(mayPromote({ promote: { prod: ['alice'] }, groups: {} }, 'staging', 'alice').ok).toBe(false);
+    expect(mayPromote(rbac, 'prod', { name: 'carol' })).toEqual({ ok: true });
+    expect(mayPromote(rbac, 'prod', { name: 'eve' })).toMatchObject({ ok: false, reason: 'eve is not allowed to promote to prod (rbac.promote.prod)' });
+    expect(mayPromote(rbac, 'staging', { name: 'eve' })).toEqual({ ok: true });
+    expect(mayPromote(undefined, 'prod', { name: 'eve' })).toEqual({ ok: true });
+    expect(mayPromote({ promote: { prod: ['alice'] }, groups: {} }, 'staging', { name: 'alice' }).ok).toBe(false);
   });
   it('refuses self-approval, outsiders and second approvals by the same person', () => {
     const policy = { required: 2, approvers: ['alice', 'bob', 'group:rm'], allowSelfApproval: false };
-    expect(mayApprove(policy, rbac.groups, { requestedBy: 'alice', approvedBy: [] }, 'alice').ok).toBe(false);
-    expect(mayApprove({ ...policy, allowSelfApproval: true }, rbac.groups, { requestedBy: 'alice', approvedBy: [] }, 'alice').ok).toBe(true);
-    expect(mayApprove(policy, rbac.groups, { requestedBy: 'alice', approvedBy: ['bob'] }, 'bob')).toMatchObject({ ok: false, reason: expect.stringMatching(/counts once/) });
-    expect(mayApprove(policy, rbac.groups, { requestedBy: 'alice', approvedBy: [] }, 'carol').ok).toBe(true);
-    expect(mayApprove(policy, rbac.groups, { requestedBy: 'alice', approvedBy: [] }, 'eve').ok).toBe(false);
+    expect(mayApprove(policy, rbac.groups, { requestedBy: 'alice', approvedBy: [] }, { name: 'alice' }).ok).toBe(false);
+    expect(mayApprove({ ...policy, allowSelfApproval: true }, rbac.groups, { requestedBy: 'alice', approvedBy: [] }, { name: 'alice' }).ok).toBe(true);
+    expect(mayApprove(policy, rbac.groups, { requestedBy: 'alice', approvedBy: ['bob'] }, { name: 'bob' })).toMatchObject({ ok: false, reason: expect.stringMatching(/counts once/) });
+    expect(mayApprove(policy, rbac.groups, { requestedBy: 'alice', approvedBy: [] }, { name: 'carol' }).ok).toBe(true);
+    expect(mayApprove(policy, rbac.groups, { requestedBy: 'alice', approvedBy: [] }, { name: 'eve' }).ok).toBe(false);
+  });
+  it('counts the groups a sign-in gives a person, by their full path', () => {
+    const byIdp = { promote: { prod: ['group:platform/release-managers'] }, groups: {} };
+    expect(mayPromote(byIdp, 'prod', { name: 'erin', groups: ['platform/release-managers'] })).toEqual({ ok: true });
+    expect(mayPromote(byIdp, 'prod', { name: 'erin', groups: ['platform'] }).ok).toBe(false);
+    expect(mayPromote(byIdp, 'prod', { name: 'erin' }).ok).toBe(false);
+    const policy = { required: 1, approvers: ['group:platform/release-managers'], allowSelfApproval: false };
+    expect(mayApprove(policy, {}, { requestedBy: 'alice', approvedBy: [] }, { name: 'erin', groups: ['platform/release-managers'] }).ok).toBe(true);
+    // A rbac.groups entry named like a prototype key is still just a name.
+    expect(mayPromote({ promote: { prod: ['group:constructor'] }, groups: {} }, 'prod', { name: 'erin' }).ok).toBe(false);
   });
 });

@@ -24,6 +24,8 @@ describe('pipeline events', () => {
       defaultBranch: 'master',
       url: 'http://example.com/gitlab-org/gitlab-test/-/pipelines/31',
       variables: { NESTOR_PROD_ENVIRONMENT: 'us-west-1' },
+      // The sample's commit.timestamp, 2016-08-12T17:23:21+02:00.
+      commitTimestamp: '2016-08-12T15:23:21.000Z',
     });
   });
 
@@ -91,9 +93,9 @@ describe('which pipelines promote', () => {
     { name: 'ui', project: 'group/mono', image: 'r/ui', tag: '$CI_COMMIT_SHORT_SHA', branches: ['main'], mergeRequestPipelines: false },
   ];
   const envs: Environment[] = [
-    { name: 'qa', path: 'o/qa', promotion: 'auto', pending: 'supersede', write: 'push', autoRollback: false },
-    { name: 'live', path: 'o/live', promotion: 'manual', from: 'qa', pending: 'supersede', write: 'push', autoRollback: false },
-    { name: 'canary', path: 'o/canary', promotion: 'auto', from: 'qa', pending: 'supersede', write: 'push', autoRollback: false },
+    { name: 'qa', path: 'o/qa', promotion: 'auto', pending: 'supersede', write: 'push', autoRollback: false, target: { repo: 'default', branch: 'main' } },
+    { name: 'live', path: 'o/live', promotion: 'manual', from: 'qa', pending: 'supersede', write: 'push', autoRollback: false, target: { repo: 'default', branch: 'main' } },
+    { name: 'canary', path: 'o/canary', promotion: 'auto', from: 'qa', pending: 'supersede', write: 'push', autoRollback: false, target: { repo: 'default', branch: 'main' } },
   ];
   const facts = (over: Partial<BuildFacts>): BuildFacts => ({ project: 'group/web', ref: 'main', isTag: false, isMergeRequest: false, status: 'success', defaultBranch: 'main', ...over });
 

@@ -20,14 +20,20 @@ export interface DeploymentsWebhookDeps {
   now: () => Date;
 }
 
+// `env` is the API's word for an environment; `environment`, this webhook's first name for it, stays accepted.
 const reportSchema = z
   .object({
-    environment: nameField('environment'),
+    env: nameField('environment').optional(),
+    environment: nameField('environment').optional(),
     app: nameField('app'),
     tag: tagField,
     status: z.enum(['deployed', 'degraded']),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.env === undefined) === (r.environment === undefined)) ctx.addIssue({ code: 'custom', path: ['env'], message: 'give "env" (or its older name "environment"), once' });
+  })
+  .transform(({ env, environment, ...rest }) => ({ environment: (env ?? environment) as string, ...rest }));
 
 /**
  * Deploy reports feeding the `healthy` gate: `{environment, app, tag, status: deployed|degraded}` with a
@@ -43,7 +49,7 @@ export function deploymentsWebhook(deps: DeploymentsWebhookDeps) {
       if (!tokenMatches(bearerToken(c.req.header('authorization')))) {
         throw new HoistError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <deployments.token>)');
       }
-      const report = await jsonBody(c, reportSchema, 'body must be JSON: {environment, app, tag, status: deployed|degraded}');
+      const report = await jsonBody(c, reportSchema, 'body must be JSON: {env, app, tag, status: deployed|degraded}');
       if (!deps.environments.some((e) => e.name === report.environment)) throw new HoistError('bad_request', `unknown environment "${report.environment}"`);
       if (!deps.apps.some((a) => a.name === report.app)) throw new HoistError('bad_request', `unknown app "${report.app}"`);
       await deps.record({ ...report, at: deps.now().toISOString() });

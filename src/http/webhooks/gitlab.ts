@@ -5,6 +5,7 @@ import type { WebhookOutcome } from '../../observability/metrics.js';
 import { pipelineEventSchema, toPipelineBuild } from '../../gitlab/events.js';
 import type { PipelineIntake } from '../../service/pipeline-intake.js';
 import { mergeRequestEventSchema, toMergeRequestChange } from '../../gitlab/merge-request-event.js';
+import { noteEventSchema, toNoteComment, type NoteComment } from '../../gitlab/note-event.js';
 import { verifyStandardWebhook } from '../../gitlab/signing.js';
 import { secretMatcher } from '../auth.js';
 import type { HttpEnv } from '../types.js';
@@ -17,6 +18,8 @@ export interface GitlabWebhookDeps {
   intake: PipelineIntake;
   /** Merge Request Hooks of the GitOps project complete `write: merge-request` promotions. */
   mergeRequests?: { event(change: ReturnType<typeof toMergeRequestChange>): Promise<{ promotionId?: string; state?: string; ignored?: string }> } | undefined;
+  /** Note Hooks: `/hoist …` in comments; absent without gitlab.url and gitlab.token (Hoist could not answer). */
+  comments?: { event(comment: NoteComment): Promise<{ ignored: string } | Record<string, unknown>> } | undefined;
   now?: () => Date;
   logger: Logger;
   /** Counts each delivery's outcome (metrics). */
@@ -31,7 +34,7 @@ function issuesText(error: { issues: ReadonlyArray<{ path: ReadonlyArray<Propert
 }
 
 /**
- * GitLab's Pipeline Hook. Order matters: size limit (mounted on the route group, src/http/app.ts), then the
+ * GitLab's Pipeline Hook, and the Merge Request Hook (GitOps project) and Note Hook (`/hoist` comments). Order matters: size limit (mounted on the route group, src/http/app.ts), then the
  * token, then parsing; the answer comes as soon as the jobs are in Redis, because GitLab waits 10 s and
  * disables hooks that keep failing.
  */
@@ -88,6 +91,14 @@ export function gitlabWebhook(deps: GitlabWebhookDeps) {
         const result = await deps.mergeRequests.event(toMergeRequestChange(parsedMr.data));
         deps.logger.info({ requestId: c.get('requestId'), ...result }, 'merge request event');
         return c.json(result, result.ignored ? 200 : 202);
+      }
+      if (event === 'Note Hook') {
+        if (!deps.comments) return c.json({ ignored: '/hoist in GitLab comments needs gitlab.url and gitlab.token (Hoist answers with a comment)' }, 200);
+        const parsedNote = noteEventSchema.safeParse(body);
+        if (!parsedNote.success) throw new HoistError('bad_request', `not a usable Note Hook payload: ${issuesText(parsedNote.error)}`);
+        const result = await deps.comments.event(toNoteComment(parsedNote.data));
+        deps.logger.info({ requestId: c.get('requestId'), ...result }, 'note event');
+        return c.json(result, 'ignored' in result ? 200 : 202);
       }
       if (event !== 'Pipeline Hook') {
         return c.json({ ignored: `event "${event ?? '(no X-Gitlab-Event header)'}" is not a Pipeline Hook` }, 200);

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { Hono } from 'hono';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { createEventStreams } from '../../src/http/event-stream.js';
+import { createEventLog, type EventLog } from '../../src/store/events.js';
+
+// GET /api/events fans one follower of the Redis event log out to every client of the process.
+
+/** Reads SSE frames from a response until `until` says enough; returns them parsed. */
+async function readFrames(res: Response, until: (frames: Array<{ id?: string; event?: string; data?: string }>) => boolean) {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const frames: Array<{ id?: string; event?: string; data?: string }> = [];
+  while (!until(frames)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = text.indexOf('\n\n')) >= 0) {
+      const block = text.slice(0, end);
+      text = text.slice(end + 2);
+      if (block.startsWith(':')) continue;
+      const f: Record<string, string> = {};
+      for (const line of block.split('\n')) {
+        const at = line.indexOf(': ');
+        f[line.slice(0, at)] = line.slice(at + 2);
+      }
+      frames.push(f);
+    }
+  }
+  await reader.cancel();
+  return frames;
+}
+
+describe('the events stream, many clients', () => {
+  let redis: Redis;
+  let readers: Redis[];
+  let log: EventLog;
+
+  beforeEach(() => {
+    redis = new Redis(inject('redisUrl'));
+    readers = [];
+    log = createEventLog(
+      redis,
+      () => {
+        const r = new Redis(inject('redisUrl'));
+        readers.push(r);
+        return r;
+      },
+      `test-${randomBytes(4).toString('hex')}`,
+    );
+  });
+  afterEach(async () => {
+    await log.close();
+    for (const r of readers) r.disconnect();
+    redis.disconnect();
+  });
+
+  const appWith = (options: Parameters<typeof createEventStreams>[1]) => {
+    const streams = createEventStreams(log, options);
+    return new Hono().get('/events', (c) => streams.serve(c, c.req.header('last-event-id')));
+  };
+
+  it('sends every client each event once, in order, however many follow', async () => {
+    const app = appWith({ flushMs: 20 });
+    await log.publish('promotion', { id: 'p-0', state: 'queued' });
+    const responses = await Promise.all(Array.from({ length: 30 }, () => app.request('/events')));
+    // Each stream is open (its backlog read) before anything is published.
+    const reading = responses.map((res) => readFrames(res, (frames) => frames.length >= 100));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (let i = 1; i <= 100; i++) await log.publish('promotion', { id: `p-${i}`, state: 'committed' });
+    const all = await Promise.all(reading);
+    for (const frames of all) {
+      expect(frames.map((f) => JSON.parse(f.data ?? '{}').id)).toEqual(Array.from({ length: 100 }, (_, i) => `p-${i + 1}`));
+      expect(frames.every((f) => f.event === 'promotion' && f.id !== undefined)).toBe(true);
+    }
+    // A client resuming after the 50th gets the 50 after it, and nothing twice.
+    const resumeAt = all[0]![49]!.id!;
+    const again = await readFrames(await app.request('/events', { headers: { 'Last-Event-ID': resumeAt } }), (frames) => frames.length >= 50);
+    expect(again.map((f) => JSON.parse(f.data ?? '{}').id)).toEqual(Array.from({ length: 50 }, (_, i) => `p-${i + 51}`));
+  });
+
+  it('tells a client that stopped reading to reload, instead of buffering for it without end', async () => {
+    const app = appWith({ flushMs: 10, maxPending: 20 });
+    const stuck = await app.request('/events');
+    const reader = (stuck.body as ReadableStream<Uint8Array>).getReader();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The client reads nothing while 200 events happen: its writes back up and it falls behind.
+    for (let i = 1; i <= 200; i++) await log.publish('promotion', { id: `p-${i}`, state: 'committed' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await log.publish('promotion', { id: 'p-last', state: 'committed' });
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('"id":"p-last"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+    expect(text).toContain('event: reset');
+    expect(text).toContain('fell behind');
+    // It never got all 200: what it missed was dropped, and the newest event follows the reset.
+    expect((text.match(/event: promotion/g) ?? []).length).toBeLessThan(200);
+    expect(text.indexOf('event: reset')).toBeLessThan(text.indexOf('"id":"p-last"'));
+  });
+});
