@@ -221,17 +221,17 @@ const relationsInput = z.looseObject({
       name: z.string().optional(),
       path: z.string().optional(),
       // Compared with literals only, so any value will do.
-      promotion: z.unknown(),
+      promotion: z.unknown().optional(),
       from: z.string().optional(),
       approvals: z.looseObject({ approvers: z.array(z.string()) }).optional(),
-      write: z.unknown(),
+      write: z.unknown().optional(),
       repo: z.string().optional(),
-      rollout: z.looseObject({ autoPromote: z.unknown() }).optional(),
+      rollout: z.looseObject({ autoPromote: z.unknown().optional() }).optional(),
     }),
   ),
   apps: z.array(z.looseObject({ name: z.string().optional(), repos: z.record(z.string(), z.string()).optional() })),
   rbac: z.looseObject({ promote: z.record(z.string(), z.array(z.string())), groups: z.record(z.string(), z.unknown()) }).optional(),
-  auth: z.looseObject({ oidc: z.unknown() }).optional(),
+  auth: z.looseObject({ oidc: z.unknown().optional() }).optional(),
 });
 
 export const configSchema = z

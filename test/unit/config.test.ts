@@ -32,6 +32,20 @@ function problemsOf(text: string, env: Record<string, string> = ENV): string {
 }
 
 describe('config', () => {
+  it('checks environments, apps and repositories against each other whatever optional sections are set', () => {
+    // Each of these once made the cross-field checks skip silently (their input schema wanted keys these leave out).
+    const sections = [
+      'auth: { demo: true, publicUrl: "http://127.0.0.1:8080" }',
+      'auth: { oidc: { issuer: "https://gitlab.example.com", clientId: hoist, clientSecret: s }, sessionSecret: 0123456789abcdef0123, publicUrl: "https://hoist.example.com" }',
+    ];
+    for (const section of sections) {
+      const text = `${VALID}${section}\n`;
+      expect(() => parseConfig(text, 'hoist.yaml', ENV)).not.toThrow();
+      expect(problemsOf(text.replace('name: prod', 'name: dev'))).toMatch(/duplicate environment "dev"/);
+      expect(problemsOf(text.replace('from: staging', 'from: stagign'))).toMatch(/unknown environment "stagign"/);
+    }
+  });
+
   it('fills ${VAR} from the environment but leaves tag templates for the pipeline', () => {
     const config = parseConfig(VALID, 'hoist.yaml', ENV);
     expect(config.gitlab.webhookSecret).toBe('s3cret');
