@@ -1,6 +1,7 @@
-import { request, type ClientRequest } from 'node:http';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { git } from '../../test/helpers/git-repos.js';
@@ -184,26 +185,20 @@ export async function boardScenario(ctx: BenchContext): Promise<BoardResult> {
   ctx.log(`9 board: intake at ${rate} req/s for ${durationS} s: without, with 100 open event streams, without again`);
   await uniformLoad(web.url, parts, 'board-warmup', { rate, durationS: ctx.quick ? 1 : 3, sockets: 50 });
   const before = await load('board-without-1');
-  let delivered = 0;
-  const streams: ClientRequest[] = [];
-  const target = new URL(web.url);
-  await Promise.all(
-    Array.from({ length: 100 }, () =>
-      new Promise<void>((resolve, reject) => {
-        const req = request({ host: target.hostname, port: target.port, path: '/api/events', headers: { Authorization: `Bearer ${API_TOKEN}`, Accept: 'text/event-stream' } }, (res) => {
-          if (res.statusCode !== 200) reject(new Error(`GET /api/events: ${res.statusCode}`));
-          res.on('data', (chunk: Buffer) => (delivered += (chunk.toString().match(/^event: promotion$/gm) ?? []).length));
-          resolve();
-        });
-        req.on('error', () => undefined);
-        req.end();
-        streams.push(req);
-      }),
-    ),
-  );
+  // The 100 readers live in a process of their own, as 100 browsers would: reading 50,000 events a second in the
+  // load generator's own event loop would delay its sends and count that as Hoist's latency.
+  const readers = spawn(process.execPath, [join(SCRIPTS, 'event-stream-readers.mjs'), web.url, API_TOKEN, '100'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: readers.stdout });
+  const nextLine = () => new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    readers.once('exit', (code) => reject(new Error(`event-stream readers exited (${code})`)));
+  });
+  if ((await nextLine()) !== 'open') throw new Error('event-stream readers did not open their streams');
   await sleep(500);
   const withStreams = await load('board-with-streams');
-  for (const req of streams) req.destroy();
+  const counted = nextLine();
+  readers.stdin.end();
+  const delivered = Number(await counted);
   await sleep(500);
   const after = await load('board-without-2');
   await web.finish();

@@ -45,7 +45,8 @@ export function createEventStreams(events: EventLog, options: EventStreamOptions
   let stopFollowing: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
 
-  const write = (client: Client, text: string) => {
+  const encoder = new TextEncoder();
+  const write = (client: Client, text: string | Uint8Array) => {
     client.writing = true;
     client.stream
       .write(text)
@@ -55,8 +56,21 @@ export function createEventStreams(events: EventLog, options: EventStreamOptions
       });
   };
 
-  const flushClient = (client: Client) => {
+  /**
+   * Clients that were sent the same newest id and gathered the same frames since (every live client that kept
+   * up: frames reach all of them in the same order) get the same bytes, encoded once per flush.
+   */
+  const flushClient = (client: Client, shared?: Map<string, Uint8Array>) => {
     if (!client.live || client.writing || (client.pending.length === 0 && !client.behind) || client.stream.aborted) return;
+    const newest = client.pending.at(-1);
+    const key = !client.behind && shared && newest ? `${client.last} ${client.pending.length} ${newest.id}` : undefined;
+    const same = key === undefined ? undefined : shared?.get(key);
+    if (same && newest) {
+      client.pending = [];
+      client.last = newest.id;
+      write(client, same);
+      return;
+    }
     let text = client.behind ? resetText('this client fell behind the events: reload') : '';
     client.behind = false;
     for (const f of client.pending) {
@@ -65,12 +79,17 @@ export function createEventStreams(events: EventLog, options: EventStreamOptions
       client.last = f.id;
     }
     client.pending = [];
-    if (text) write(client, text);
+    if (!text) return;
+    if (key === undefined) return write(client, text);
+    const bytes = encoder.encode(text);
+    shared?.set(key, bytes);
+    write(client, bytes);
   };
 
   const flush = () => {
     timer = undefined;
-    for (const client of clients) flushClient(client);
+    const shared = new Map<string, Uint8Array>();
+    for (const client of clients) flushClient(client, shared);
     // A client still writing keeps its frames for the next round.
     if ([...clients].some((c) => c.pending.length > 0 || c.behind)) schedule();
   };

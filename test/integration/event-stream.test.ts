@@ -82,6 +82,33 @@ describe('the events stream, many clients', () => {
     expect(again.map((f) => JSON.parse(f.data ?? '{}').id)).toEqual(Array.from({ length: 50 }, (_, i) => `p-${i + 51}`));
   });
 
+  it('gives clients that joined at different points each their own sequence, while events keep coming', async () => {
+    const app = appWith({ flushMs: 5 });
+    const publish = async (from: number, to: number) => {
+      for (let i = from; i <= to; i++) await log.publish('promotion', { id: `p-${i}`, state: 'committed' });
+    };
+    await log.publish('promotion', { id: 'p-0', state: 'queued' });
+    const start = await log.latest();
+    await publish(1, 40);
+    const ids = ((await log.since(start)) ?? []).map((e) => e.id);
+    // Some follow live, some resume from different earlier events; all of them while the next 80 are published.
+    const opening = [undefined, undefined, ids[9], ids[9], ids[24], ids[39]].map((after) => app.request('/events', after ? { headers: { 'Last-Event-ID': after } } : {}));
+    const publishing = publish(41, 120);
+    const responses = await Promise.all(opening);
+    const frames = await Promise.all(responses.map((res) => readFrames(res, (f) => f.some((x) => JSON.parse(x.data ?? '{}').id === 'p-120'))));
+    await publishing;
+    const seen = frames.map((f) => f.map((x) => Number(JSON.parse(x.data ?? '{}').id.slice(2))));
+    // A resuming client gets exactly what came after its point; a live one a gap-free run that ends at the newest.
+    expect(seen[2]).toEqual(Array.from({ length: 110 }, (_, i) => i + 11));
+    expect(seen[3]).toEqual(seen[2]);
+    expect(seen[4]).toEqual(Array.from({ length: 95 }, (_, i) => i + 26));
+    expect(seen[5]).toEqual(Array.from({ length: 80 }, (_, i) => i + 41));
+    for (const live of [seen[0]!, seen[1]!]) {
+      expect(live.at(-1)).toBe(120);
+      expect(live).toEqual(Array.from({ length: live.length }, (_, i) => 121 - live.length + i));
+    }
+  });
+
   it('tells a client that stopped reading to reload, instead of buffering for it without end', async () => {
     const app = appWith({ flushMs: 10, maxPending: 20 });
     const stuck = await app.request('/events');
