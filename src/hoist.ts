@@ -46,6 +46,7 @@ import { createDora } from './service/dora.js';
 import { createGitlabComments } from './service/gitlab-comments.js';
 import { createGitlabDeployments } from './service/gitlab-deployments.js';
 import { createBuildIndex } from './store/builds.js';
+import { createPushedHeads } from './store/pushed-heads.js';
 import { createDoraRecords } from './store/dora-records.js';
 import { needsDigest } from './domain/digest-pins.js';
 import { createRegistryClient } from './registry/client.js';
@@ -215,6 +216,7 @@ export function createHoist(options: HoistOptions): Hoist {
     now,
     logger,
     onPushRetry: () => metrics.pushRetries.inc(),
+    pushedHeads: createPushedHeads(producer, prefix),
   });
   let renderer: Renderer | undefined;
   const reader = fleet.reader;

@@ -17,6 +17,7 @@ import type { CommitVerifier } from './signed-history.js';
 import type { SigningKey } from './ssh-signature.js';
 import { createWorkspace, type Workspace } from './workspace.js';
 import { createPushWriter } from './writer.js';
+import type { PushedHeads } from '../store/pushed-heads.js';
 
 export interface RepoConfig {
   name: string;
@@ -41,7 +42,11 @@ export interface FleetDeps {
   now: () => Date;
   logger: Logger;
   onPushRetry?: () => void;
+  /** What every process last pushed per target, so a worker knows when its clone fell behind another's push. */
+  pushedHeads?: PushedHeads | undefined;
 }
+
+const pushedHeadOf = (heads: PushedHeads, id: string) => ({ read: () => heads.read(id), record: (commit: string) => heads.record(id, commit) });
 
 /**
  * Every GitOps repository and branch Hoist writes to, each with its own clone, read mirror, preview clone and
@@ -86,7 +91,14 @@ export function createFleet(deps: FleetDeps) {
       const gitlab = deps.gitlab;
       writer = createRoutingWriter(
         {
-          push: createPushWriter({ workspace, renderer, renderCache: createRenderCache(workspace), logger: deps.logger, onPushRetry: deps.onPushRetry }),
+          push: createPushWriter({
+            workspace,
+            renderer,
+            renderCache: createRenderCache(workspace),
+            logger: deps.logger,
+            onPushRetry: deps.onPushRetry,
+            ...(deps.pushedHeads ? { pushedHead: pushedHeadOf(deps.pushedHeads, idOf(target)) } : {}),
+          }),
           ...(gitlab && project
             ? {
                 'merge-request': createMergeRequestWriter({ workspace, renderer, gitlab, project, branch: target.branch, logger: deps.logger, gitEnv: deps.gitBaseEnv }),

@@ -16,9 +16,10 @@ export interface Workspace {
    * or damaged tree, a broken object store: the last one is deleted and cloned again). With `optimistic`, a clone
    * that is as this process left it right after its own successful push is taken as the remote head without a fetch:
    * `push()` is a compare-and-swap on that head, so if anyone else pushed meanwhile the push is refused and the next
-   * sync fetches. `fetched` says which it was: a decision that ends in no push is only sure after a fetch.
+   * sync fetches. `pushedHead`, the head another process of Hoist may have pushed since, fetches at once when it is not
+   * ours. `fetched` says which it was: a decision that ends in no push is only sure after a fetch.
    */
-  sync(options?: { optimistic?: boolean }): Promise<{ fetched: boolean }>;
+  sync(options?: { optimistic?: boolean; pushedHead?: string | undefined }): Promise<{ fetched: boolean }>;
   /** A file's text at the synced head, from git's object store (never the working tree); undefined when absent. */
   readFile(relPath: string): Promise<string | undefined>;
   /** Writes a file into the working tree for the render check. Commits never read the working tree. */
@@ -338,6 +339,7 @@ export function createWorkspace(options: WorkspaceOptions): Workspace {
     if (damaged || !existsSync(join(gitDir, 'HEAD'))) await clone();
     const skipFetch =
       syncOptions.optimistic === true && !suspect && trusted && remoteChecked && head !== undefined && pushedHead === head &&
+      (syncOptions.pushedHead === undefined || syncOptions.pushedHead === head) &&
       written.size === 0 && !existsSync(uncommittedMarker) && (await localHead()) === head;
     if (skipFetch) return { fetched: false };
     const recovering = suspect;

@@ -24,6 +24,8 @@ export interface PushWriterOptions {
   renderCache?: RenderCache;
   /** Defaults to one that remembers the files it wrote, so the next promotion does not parse them again. */
   editor?: ImageEditor;
+  /** The head Hoist last pushed to this branch from any process (src/store/pushed-heads.ts): a hint, never trusted. */
+  pushedHead?: { read(): Promise<string | undefined>; record(commit: string): Promise<void> };
 }
 
 /** How far back to look for the promotion that set an app's current tag. */
@@ -124,9 +126,9 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
     await workspace.writeFile(file.path, file.text);
   };
 
-  const attempt = async (edits: readonly ImageEdit[], optimistic: boolean): Promise<{ items: Map<ImageEdit, ItemOutcome>; commit?: string; pushed: boolean; unsure?: boolean }> => {
+  const attempt = async (edits: readonly ImageEdit[], optimistic: boolean): Promise<{ items: Map<ImageEdit, ItemOutcome>; commit?: string; pushed: boolean; unsure?: boolean; fetched?: boolean }> => {
     // Right after our own push the clone is the remote head: no fetch, the push's lease checks it.
-    const { fetched } = await workspace.sync({ optimistic });
+    const { fetched } = await workspace.sync({ optimistic, ...(optimistic && options.pushedHead ? { pushedHead: await options.pushedHead.read() } : {}) });
     const plan = await planner.plan(edits, source);
     for (const file of plan.files) if (file.edits.length > 0) await verify(file, plan.items);
     const recheck = (file: PlannedFile) => verify(file, plan.items);
@@ -138,9 +140,10 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
     try {
       await workspace.push(commit);
     } catch (error) {
-      if (isHoistError(error) && error.details?.gitFailure === 'rejected_non_fast_forward') return { items: plan.items, pushed: false };
+      if (isHoistError(error) && error.details?.gitFailure === 'rejected_non_fast_forward') return { items: plan.items, pushed: false, fetched };
       throw error;
     }
+    await options.pushedHead?.record(commit);
     logger.info({ commit, promotions: [...new Set(landing.map((e) => e.promotionId))] }, 'pushed GitOps commit');
     return { items: plan.items, commit, pushed: true };
   };
@@ -163,7 +166,8 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
           n--;
           continue;
         }
-        const { items, commit, pushed, unsure } = result;
+        const { items, commit, pushed, unsure, fetched } = result;
+        const wasOptimistic = optimistic;
         optimistic = false;
         if (unsure) {
           n--; // the same attempt again on a fetched head; not a push retry
@@ -171,6 +175,13 @@ export function createPushWriter(options: PushWriterOptions): RepoWriter {
         }
         if (!pushed) {
           options.onPushRetry?.();
+          // Built on the head we last pushed, without a fetch: another process (another worker) pushed since. Nobody is
+          // racing us for the branch, our clone was only behind: fetch and redo at once, not after a backoff.
+          if (wasOptimistic && fetched === false) {
+            logger.debug({ attempt: n }, 'GitOps branch moved since our last push; re-applying on the fetched head');
+            n--;
+            continue;
+          }
           const delay = Math.min(2_000, 25 * 2 ** (n - 1)) * (0.5 + Math.random());
           logger.info({ attempt: n, delayMs: Math.round(delay) }, 'GitOps branch moved during push; re-applying on the new head');
           await sleep(delay);

@@ -1,11 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { ImageEdit } from '../../src/domain/ports.js';
 import type { Workspace } from '../../src/gitops/workspace.js';
 import { createRenderCache } from '../../src/gitops/render-cache.js';
 import { createPushWriter } from '../../src/gitops/writer.js';
+import { createPushedHeads } from '../../src/store/pushed-heads.js';
 import { createKustomizeRenderer } from '../../src/kustomize/index.js';
 import { createTempGitops, git, type TempGitops } from '../helpers/git-repos.js';
 import { testSigning, testWorkspace } from '../helpers/signing.js';
@@ -233,5 +235,29 @@ describe('push writer', () => {
     expect(error).toMatchObject({ code: 'git_rejected', retryable: false });
     expect((error as Error).message).toMatch(/protected branch/);
     expect(Number((await git(gitops.bare, 'rev-list', '--count', 'main')).trim())).toBe(1);
+  });
+
+  it('knows from Redis when another worker pushed since its own push: fetches first instead of pushing a commit on a stale head', async () => {
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      const heads = createPushedHeads(redis, `t${Date.now().toString(36)}`);
+      // Two workers, each with its own clone of the one repository, as two processes would have.
+      const workers = ['a', 'b'].map((name) => {
+        const own = testWorkspace(gitops, testSigning(), { dir: join(gitops.root, `workspace-${name}`) });
+        const count = { pushes: 0, retries: 0 };
+        const counted: Workspace = { ...own, push: (commit) => (count.pushes++, own.push(commit)) };
+        const pushedHead = { read: () => heads.read('main'), record: (commit: string) => heads.record('main', commit) };
+        return { count, writer: createPushWriter({ workspace: counted, renderer, logger, pushedHead, onPushRetry: () => count.retries++ }) };
+      });
+      const [a, b] = workers as [(typeof workers)[number], (typeof workers)[number]];
+      // Each worker's first promotion fetches anyway; after that the two alternate, as a queue hands jobs to either.
+      for (const [i, w] of [a, b, a, b, a].entries()) expect(await w.writer.apply([edit({ promotionId: `p-${i}`, tag: `v${i}` })])).toMatchObject([{ state: 'committed' }]);
+      expect(a.count).toEqual({ pushes: 3, retries: 0 });
+      expect(b.count).toEqual({ pushes: 2, retries: 0 });
+      expect(await git(gitops.bare, 'show', 'main:overlays/dev/kustomization.yaml')).toContain('newTag: "v4"');
+      expect(Number((await git(gitops.bare, 'rev-list', '--count', 'main')).trim())).toBe(6);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
