@@ -6,7 +6,7 @@
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
 import { formatRollout } from '../domain/rollout.js';
 import type { DoraFigures } from '../domain/dora.js';
-import type { Environment, PromotionState } from '../domain/types.js';
+import { targetKey, type Environment, type PromotionState } from '../domain/types.js';
 import type { ApiTokenService } from '../service/api-tokens.js';
 import type { CellView, Overview } from '../service/overview.js';
 import type { HistoryEntry, PromotionPreview, PromotionView } from '../service/promotion-service.js';
@@ -169,6 +169,9 @@ const RolloutButtons: FC<{ cell: CellView }> = ({ cell }) => {
 export const Grid: FC<{ overview: Overview; environments: readonly Environment[]; now: Date }> = ({ overview, environments, now }) => {
   const envs = environments.map((e) => overview.environments.find((o) => o.name === e.name) ?? { name: e.name, from: e.from ?? null, promotion: e.promotion, path: e.path });
   const cells = new Map(overview.cells.map((c) => [`${c.app} ${c.env}`, c]));
+  // Where each environment's overlay lives, shown only when the install writes to more than one repo or branch.
+  const targets = new Map(environments.map((e) => [e.name, targetKey(e.target)]));
+  const manyTargets = new Set(targets.values()).size > 1;
   const pending = new Map<string, PromotionView>();
   for (const p of overview.pending) for (const a of p.apps) pending.set(`${a.app} ${p.env}`, p);
   return (
@@ -184,6 +187,7 @@ export const Grid: FC<{ overview: Overview; environments: readonly Environment[]
               {envs.map((e) => (
                 <th scope="col">
                   <a href={`/history?env=${encodeURIComponent(e.name)}`}>{e.name}</a> <small>{e.from ? `${e.promotion} from ${e.from}` : e.promotion}</small>
+                  {manyTargets ? <small class="target"> {targets.get(e.name)}</small> : null}
                   {'error' in e && e.error ? <small class="bad"> ⚠ {e.error}</small> : null}
                 </th>
               ))}

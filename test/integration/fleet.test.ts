@@ -31,6 +31,7 @@ describe('a fleet: many GitOps repositories and branches', () => {
     payments: { url: "${payments.url}", branch: main }
 gitlab: { webhookSecret: ${WEBHOOK_SECRET} }
 api: { token: ${API_TOKEN}, trustUserHeader: true }
+auth: { demo: true, publicUrl: "http://127.0.0.1:8080" }
 environments:
   - { name: dev, path: overlays/dev, promotion: auto }
   - { name: qa, path: overlays/staging, promotion: auto, branch: env/qa }
@@ -77,6 +78,13 @@ apps:
       ['prod', 'payments'],
       ['qa', 'default'],
     ]);
+
+    // The board heads each environment's column with where its overlay lives.
+    const signIn = await hoist.app.request('http://127.0.0.1:8080/auth/demo', { method: 'POST', headers: { Origin: 'http://127.0.0.1:8080', 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'name=alice&return=%2F' });
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const board = await (await hoist.app.request('http://127.0.0.1:8080/', { headers: { Cookie: cookie } })).text();
+    const headers = [...board.matchAll(/<th scope="col">([\s\S]*?)<\/th>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, '').replace(/\s+/g, ' ').trim());
+    expect(headers).toEqual(['App', 'dev auto default@main', 'qa auto default@env/qa', 'prod manual from dev payments@main']);
   });
 
   it('lands a release train that spans repositories as one commit per repository, and says so', async () => {
