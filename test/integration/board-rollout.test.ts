@@ -1,18 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { rolloutFixture, startArgoCdStub, type ArgoCdStub, type LiveRollout } from '../helpers/argocd-stub.js';
+import { startArgoCdStub, type ArgoCdStub } from '../helpers/argocd-stub.js';
 import { launchBrowser, newPerson, stepper } from '../helpers/browser.js';
-import { createTempGitops, PROJECT_ROOT, TEST_GIT_ENV, type TempGitops } from '../helpers/git-repos.js';
+import { webCanary } from '../helpers/rollouts.js';
+import { createTempGitops, TEST_GIT_ENV, type TempGitops } from '../helpers/git-repos.js';
 import { API_TOKEN, pipelineEvent, startTestHoist, type TestHoist, waitFor, WEBHOOK_SECRET, webhookRequest } from '../helpers/hoist.js';
 import { freePort } from '../helpers/redis-server.js';
 
-const STEPS = (parse(await readFile(join(PROJECT_ROOT, 'gitops-manifests/rollouts/base/rollout.yaml'), 'utf8')) as LiveRollout).spec.strategy.canary?.steps ?? [];
 const POLL = { timeout: 15_000, interval: 100 };
 
 const devCell = (page: Page): Locator =>
@@ -80,11 +77,7 @@ apps:
     const head = () => execFileSync('git', ['rev-parse', 'main'], { cwd: gitops.bare, env: TEST_GIT_ENV }).toString().trim();
     argo.onRefresh((name) => {
       argo.setApplication(name, { revision: head(), sync: 'Synced', health: 'Suspended', phase: 'Succeeded' });
-      const r = rolloutFixture('canary-paused');
-      r.metadata = { ...r.metadata, name: 'web', namespace: 'web-dev' };
-      r.spec.strategy.canary = { stableService: 'web-stable', canaryService: 'web-canary', steps: STEPS };
-      r.spec.template.spec.containers[0]!.image = 'registry.example.com/group/web:v31';
-      argo.setRollout('web-dev', r);
+      argo.setRollout('web-dev', webCanary('dev', 'v31'));
     });
     argo.onAction((_app, action, r) => {
       if (action !== 'resume') return;

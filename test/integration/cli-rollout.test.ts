@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,14 +8,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { rolloutFixture, startArgoCdStub, type ArgoCdStub, type LiveRollout } from '../helpers/argocd-stub.js';
+import { startArgoCdStub, type ArgoCdStub } from '../helpers/argocd-stub.js';
+import { webCanary } from '../helpers/rollouts.js';
 import { createTempGitops, PROJECT_ROOT, TEST_GIT_ENV, type TempGitops } from '../helpers/git-repos.js';
 import { pipelineEvent, startTestHoist, type TestHoist, waitFor, WEBHOOK_SECRET, webhookRequest, API_TOKEN } from '../helpers/hoist.js';
 
 const TSX_LOADER = pathToFileURL(join(PROJECT_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const CLI = join(PROJECT_ROOT, 'src/cli/hoist.ts');
-const STEPS = (parse(await readFile(join(PROJECT_ROOT, 'gitops-manifests/rollouts/base/rollout.yaml'), 'utf8')) as LiveRollout).spec.strategy.canary?.steps ?? [];
 
 /** The real bin in a process of its own, with only the environment given. */
 function hoistCli(args: readonly string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -79,11 +78,7 @@ apps:
     const head = () => execFileSync('git', ['rev-parse', 'main'], { cwd: gitops.bare, env: TEST_GIT_ENV }).toString().trim();
     argo.onRefresh((name) => {
       argo.setApplication(name, { revision: head(), sync: 'Synced', health: 'Suspended', phase: 'Succeeded' });
-      const r = rolloutFixture('canary-paused');
-      r.metadata = { ...r.metadata, name: 'web', namespace: 'web-dev' };
-      r.spec.strategy.canary = { stableService: 'web-stable', canaryService: 'web-canary', steps: STEPS };
-      r.spec.template.spec.containers[0]!.image = 'registry.example.com/group/web:v901';
-      argo.setRollout('web-dev', r);
+      argo.setRollout('web-dev', webCanary('dev', 'v901'));
     });
     argo.onAction((_app, action, r) => {
       if (action !== 'resume') return;

@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { PromotionSchema } from '../../src/http/schemas.js';
 import type { PromotionView } from '../../src/service/promotion-service.js';
 import { answerOf, expectError } from '../helpers/answers.js';
 import { rolloutFixture, startArgoCdStub, type ArgoCdStub, type ArgoCdStubRequest, type LiveRollout } from '../helpers/argocd-stub.js';
+import { playController, webCanary } from '../helpers/rollouts.js';
 import { createTempGitops, git, PROJECT_ROOT, TEST_GIT_ENV, type TempGitops } from '../helpers/git-repos.js';
 import { startGitlabStub, type GitlabStub } from '../helpers/gitlab-stub.js';
 import { API_TOKEN, pipelineEvent, startTestHoist, type TestHoist, waitFor, WEBHOOK_SECRET, webhookRequest } from '../helpers/hoist.js';
@@ -17,8 +17,6 @@ type Swagger = { paths: Record<string, Record<string, { parameters: Array<{ name
 const ARGO_WEBHOOK_TOKEN = 'argo-notifications-token';
 const MM_TOKEN = 'rollouts-mattermost-token';
 const OVERLAY = (env: string) => `gitops-manifests/rollouts/overlays/${env}`;
-/** The canary steps of the reference Rollout (gitops-manifests/rollouts/base/rollout.yaml): what the cluster runs. */
-const STEPS = (parse(await readFile(join(PROJECT_ROOT, 'gitops-manifests/rollouts/base/rollout.yaml'), 'utf8')) as LiveRollout).spec.strategy.canary?.steps ?? [];
 const SWAGGER = JSON.parse(await readFile(join(PROJECT_ROOT, 'test/fixtures/argocd/swagger-rollout-operations.json'), 'utf8')) as Swagger;
 const ROLLOUT_QUERY = 'namespace=web-dev&resourceName=web&version=v1alpha1&kind=Rollout&group=argoproj.io';
 
@@ -46,37 +44,7 @@ queue: { gateInterval: 200ms }
 ${opts.extra ?? ''}`;
 }
 
-/**
- * web's live Rollout in an environment, running `tag`: Argo CD's own paused-canary test data
- * (test/fixtures/argocd/rollout-canary-paused.yaml) with the reference steps and only status fields changed.
- */
-function canary(env: string, tag: string, at: { index: number; paused: boolean; phase: string; message?: string; promoted?: boolean; aborted?: boolean }): LiveRollout {
-  const r = rolloutFixture('canary-paused');
-  r.metadata.name = 'web';
-  r.metadata.namespace = `web-${env}`;
-  r.spec.strategy.canary = { stableService: 'web-stable', canaryService: 'web-canary', steps: STEPS };
-  r.spec.template.spec.containers[0]!.image = `registry.example.com/group/web:${tag}`;
-  playController(r, at);
-  return r;
-}
-
-/** What the Rollouts controller would write into status after a step (the tests play the controller). */
-function playController(r: LiveRollout, at: { index: number; paused: boolean; phase: string; message?: string; promoted?: boolean; aborted?: boolean }) {
-  const status = r.status;
-  status.currentStepIndex = at.index;
-  if (at.paused) {
-    status.pauseConditions = [{ reason: 'CanaryPauseStep', startTime: '2026-03-02T09:00:00Z' }];
-    status.controllerPause = true;
-  } else {
-    delete status.pauseConditions;
-    delete status.controllerPause;
-  }
-  status.phase = at.phase;
-  if (at.message === undefined) delete status.message;
-  else status.message = at.message;
-  if (at.promoted) status.stableRS = status.currentPodHash;
-  if (at.aborted) status.abort = true;
-}
+const canary = webCanary;
 
 const PAUSED_AT_2 = { index: 1, paused: true, phase: 'Paused', message: 'CanaryPauseStep' };
 
