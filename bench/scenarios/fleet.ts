@@ -54,9 +54,10 @@ export interface FleetResult {
   cores: number;
   /** Processes: one web, `workers` workers. */
   workers: number;
-  /** Throughput and latency with 1, `cores` and all repos busy, one Hoist process (HOIST_ROLE=all) throughout. */
+  /** Throughput and latency with 1, `cores` and all repos busy (closed loops). */
   loops: FleetLoop[];
-  busy: FleetBusy;
+  /** Steady loads on every repo: one the machine can carry, one beyond its commits/s (saturation). */
+  busy: FleetBusy[];
   burst: FleetBurst;
   /** With --profile-fleet: where the service's CPU time went over the whole scenario. */
   profile?: ProfileSummary | undefined;
@@ -248,7 +249,9 @@ export async function fleetScenario(ctx: BenchContext): Promise<FleetResult> {
   const loops: FleetLoop[] = [];
   for (const [i, count] of counts.entries()) loops.push(await closedLoop(ctx, sender, repos, count, perRepo, 100_000 * (i + 1)));
 
-  const busy = await busyFleet(ctx, sender, repos, ctx.quick ? 10 : 30, 2, 500_000);
+  // 0.5/s per repo is 5 promotions/s in all, about a third of what the closed loops commit here; 2/s per repo is
+  // beyond it (every promotion then waits behind others for a core).
+  const busy = [await busyFleet(ctx, sender, repos, ctx.quick ? 5 : 15, 0.5, 500_000), await busyFleet(ctx, sender, repos, ctx.quick ? 10 : 30, 2, 600_000)];
 
   // The burst: 100 webhooks per repo, 1,000 in all, one every millisecond, repos interleaved.
   const webhooks = REPOS * APPS_PER_REPO;
@@ -308,7 +311,7 @@ export function fleetTables(r: FleetResult): string {
     '',
     markdownTable(
       ['steady load', 'promotions', 'lost', 'commits', 'p50 ms (202 → commit)', 'p90 ms', 'p99 ms', '× one repo idle'],
-      [[`${r.busy.repos} repos × ${r.busy.ratePerRepo} webhooks/s`, String(r.busy.promotions), String(r.busy.lost), String(r.busy.commits), fmt(r.busy.fromAnswer.p50), fmt(r.busy.fromAnswer.p90), fmt(r.busy.fromAnswer.p99), single ? `${fmt(r.busy.fromAnswer.p50 / single.fromAnswer.p50, 2)}×` : '–']],
+      r.busy.map((b) => [`${b.repos} repos × ${b.ratePerRepo} webhooks/s`, String(b.promotions), String(b.lost), String(b.commits), fmt(b.fromAnswer.p50), fmt(b.fromAnswer.p90), fmt(b.fromAnswer.p99), single ? `${fmt(b.fromAnswer.p50 / single.fromAnswer.p50, 2)}×` : '–']),
       [false, true, true, true, true, true, true, true],
     ),
     '',
@@ -327,7 +330,9 @@ export function fleetGoals(r: FleetResult | undefined): Goal[] {
   const all = r.loops[r.loops.length - 1];
   const atCores = r.loops.find((l) => l.repos === Math.min(r.cores, r.repos));
   const maxCommits = Math.max(...r.burst.commitsPerRepo);
-  const ratio = single ? r.busy.fromAnswer.p50 / single.fromAnswer.p50 : Number.NaN;
+  const [carried, saturated] = r.busy;
+  const ratioOf = (b: FleetBusy | undefined) => (single && b ? b.fromAnswer.p50 / single.fromAnswer.p50 : Number.NaN);
+  const ratio = ratioOf(carried);
   const scaling = single && atCores ? atCores.perSecond / single.perSecond : Number.NaN;
   return [
     {
@@ -339,8 +344,8 @@ export function fleetGoals(r: FleetResult | undefined): Goal[] {
     {
       scenario: '8 fleet',
       goal: `p50 with ${r.repos} busy repos ≤ 1.5 × one repo (same run)`,
-      measured: `${fmt(r.busy.fromAnswer.p50)} ms (${r.busy.repos} repos × ${r.busy.ratePerRepo}/s, ${r.busy.lost} lost) vs ${fmt(single?.fromAnswer.p50)} ms: ${fmt(ratio, 2)}×`,
-      met: Number.isFinite(ratio) ? ratio <= 1.5 && r.busy.lost === 0 : null,
+      measured: `${fmt(carried?.fromAnswer.p50)} ms (${carried?.repos} repos × ${carried?.ratePerRepo}/s, ${carried?.lost} lost) vs ${fmt(single?.fromAnswer.p50)} ms: ${fmt(ratio, 2)}×; beyond capacity (× ${saturated?.ratePerRepo}/s): ${fmt(ratioOf(saturated), 2)}×`,
+      met: Number.isFinite(ratio) ? ratio <= 1.5 && carried?.lost === 0 : null,
     },
     {
       scenario: '8 fleet',
