@@ -54,11 +54,13 @@ export function createEventLog(redis: RedisClient, reader: () => RedisClient, pr
     const state = { connection: reader(), stopped: false };
     loop = state;
     void (async () => {
-      // From the newest id rather than '$': nothing appended while the loop starts is missed.
+      // From the newest id rather than '$', which XREAD takes as "after whatever is newest when this command
+      // runs": the blocking connection may still be connecting while events are appended. An empty stream is
+      // followed from its start, so its first events are not missed either.
       let last = '$';
       try {
         const [newest] = ((await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as RawEntry[]) ?? [];
-        if (newest) last = newest[0];
+        last = newest ? newest[0] : '0-0';
       } catch {
         // Redis away: '$' it is.
       }

@@ -60,7 +60,7 @@ describe('the events stream, many clients', () => {
 
   const appWith = (options: Parameters<typeof createEventStreams>[1]) => {
     const streams = createEventStreams(log, options);
-    return new Hono().get('/events', (c) => streams.serve(c, c.req.header('last-event-id')));
+    return new Hono().get('/events', (c) => streams.serve(c, c.req.header('last-event-id'), { summary: c.req.query('summary') === 'true' }));
   };
 
   it('sends every client each event once, in order, however many follow', async () => {
@@ -106,6 +106,62 @@ describe('the events stream, many clients', () => {
     for (const live of [seen[0]!, seen[1]!]) {
       expect(live.at(-1)).toBe(120);
       expect(live).toEqual(Array.from({ length: live.length }, (_, i) => 121 - live.length + i));
+    }
+  });
+
+  it('gives a summary client one `changed` per burst, with the newest id to resume from, beside full clients', async () => {
+    const app = appWith({ flushMs: 100 });
+    await log.publish('promotion', { id: 'p-0', state: 'queued' });
+    const [summary, full] = await Promise.all([app.request('/events?summary=true'), app.request('/events')]);
+    const summaryFrames = readFrames(summary, (f) => f.reduce((n, x) => n + (JSON.parse(x.data ?? '{}').count ?? 0), 0) >= 31);
+    const fullFrames = readFrames(full, (f) => f.length >= 31);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // A burst of 30 promotion events and one health event, then nothing.
+    for (let i = 1; i <= 30; i++) await log.publish('promotion', { id: `p-${i}`, state: 'committed' });
+    await log.publish('health', { env: 'dev', app: 'web', tag: 'v1', status: 'Healthy' });
+    const [changes, every] = await Promise.all([summaryFrames, fullFrames]);
+    expect(every).toHaveLength(31);
+    // Far fewer frames than events, every one a `changed`, together counting all 31 and naming both kinds.
+    expect(changes.length).toBeLessThan(10);
+    expect(changes.every((f) => f.event === 'changed')).toBe(true);
+    expect(changes.reduce((n, f) => n + JSON.parse(f.data ?? '{}').count, 0)).toBe(31);
+    expect(new Set(changes.flatMap((f) => JSON.parse(f.data ?? '{}').types))).toEqual(new Set(['promotion', 'health']));
+    // The last `changed` carries the newest event's id: resuming from it misses nothing and repeats nothing.
+    expect(changes.at(-1)?.id).toBe(every.at(-1)?.id);
+    const resumeAt = every[9]!.id!;
+    const resumed = await readFrames(await app.request('/events?summary=true', { headers: { 'Last-Event-ID': resumeAt } }), (f) => f.length >= 1);
+    expect(resumed).toEqual([{ id: every.at(-1)?.id, event: 'changed', data: JSON.stringify({ count: 21, types: ['promotion', 'health'] }) }]);
+  });
+
+  it('misses none of the first events of an empty log while its follower is still connecting', async () => {
+    // A follower whose blocking connection comes up only after events were appended, as on a loaded machine.
+    const slowLog = createEventLog(
+      redis,
+      () => {
+        const r = new Redis(inject('redisUrl'));
+        readers.push(r);
+        // Its first blocking read reaches Redis 300 ms late.
+        const xread = r.xread.bind(r) as (...args: unknown[]) => Promise<unknown>;
+        let first = true;
+        (r as unknown as { xread: (...args: unknown[]) => Promise<unknown> }).xread = async (...args) => {
+          if (first) await new Promise((resolve) => setTimeout(resolve, 300));
+          first = false;
+          return xread(...args);
+        };
+        return r;
+      },
+      `test-${randomBytes(4).toString('hex')}`,
+    );
+    try {
+      const seen: string[] = [];
+      const stop = slowLog.follow((event) => seen.push(event.data.id ?? ''));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let i = 1; i <= 5; i++) await slowLog.publish('promotion', { id: `p-${i}`, state: 'queued' });
+      for (let i = 0; seen.length < 5 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      stop();
+      expect(seen).toEqual(['p-1', 'p-2', 'p-3', 'p-4', 'p-5']);
+    } finally {
+      await slowLog.close();
     }
   });
 
