@@ -19,7 +19,8 @@ export interface BoardResult {
   firstHtml: { runs: number; ms: Summary; bytes: number; gzipBytes: number; promoteButtons: number; rollbackButtons: number; pending: number };
   /** The fragment the client script fetches after an event. */
   fragment: { runs: number; ms: Summary; bytes: number };
-  intake: { rate: number; durationS: number; streams: number; without: LoadResult[]; with: LoadResult; eventsDelivered: number };
+  /** `with`: 100 board tabs (`?summary=true`, as the board opens them); `withFollowers`: 100 API followers (every event). */
+  intake: { rate: number; durationS: number; streams: number; without: LoadResult[]; with: LoadResult; withFollowers: LoadResult; changesDelivered: number; eventsDelivered: number };
 }
 
 const ENVS = ['dev', 'staging', 'prod', 'prod-eu'] as const;
@@ -187,29 +188,37 @@ export async function boardScenario(ctx: BenchContext): Promise<BoardResult> {
   const before = await load('board-without-1');
   // The 100 readers live in a process of their own, as 100 browsers would: reading 50,000 events a second in the
   // load generator's own event loop would delay its sends and count that as Hoist's latency.
-  const readers = spawn(process.execPath, [join(SCRIPTS, 'event-stream-readers.mjs'), web.url, API_TOKEN, '100'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: readers.stdout });
-  const nextLine = () => new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    readers.once('exit', (code) => reject(new Error(`event-stream readers exited (${code})`)));
-  });
-  if ((await nextLine()) !== 'open') throw new Error('event-stream readers did not open their streams');
-  await sleep(500);
-  const withStreams = await load('board-with-streams');
-  const counted = nextLine();
-  readers.stdin.end();
-  const delivered = Number(await counted);
-  await sleep(500);
+  const withReaders = async (mode: 'summary' | 'every', label: string) => {
+    const readers = spawn(process.execPath, [join(SCRIPTS, 'event-stream-readers.mjs'), web.url, API_TOKEN, '100', mode], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: readers.stdout });
+    const nextLine = () =>
+      new Promise<string>((resolve, reject) => {
+        lines.once('line', resolve);
+        readers.once('exit', (code) => reject(new Error(`event-stream readers exited (${code})`)));
+      });
+    if ((await nextLine()) !== 'open') throw new Error('event-stream readers did not open their streams');
+    await sleep(500);
+    const result = await load(label);
+    const counted = nextLine();
+    readers.stdin.end();
+    const delivered = Number(await counted);
+    await sleep(500);
+    return { result, delivered };
+  };
+  const tabs = await withReaders('summary', 'board-with-tabs');
+  const followers = await withReaders('every', 'board-with-followers');
+  const withStreams = tabs.result;
+  const delivered = followers.delivered;
   const after = await load('board-without-2');
   await web.finish();
   await ctx.flushRedis();
-  ctx.log(`9 board: intake p99 ${before.latencyMs.p99} / ${withStreams.latencyMs.p99} (100 streams, ${delivered} events delivered) / ${after.latencyMs.p99} ms`);
+  ctx.log(`9 board: intake p99 ${before.latencyMs.p99} / ${withStreams.latencyMs.p99} (100 board tabs) / ${followers.result.latencyMs.p99} (100 API followers, ${delivered} events delivered) / ${after.latencyMs.p99} ms`);
   return {
     apps: appCount,
     environments: ENVS.length,
     setupS,
     firstHtml,
     fragment: { runs, ms: summarize(fragmentTimes), bytes: Buffer.byteLength(fragment) },
-    intake: { rate, durationS, streams: 100, without: [before, after], with: withStreams, eventsDelivered: delivered },
+    intake: { rate, durationS, streams: 100, without: [before, after], with: withStreams, withFollowers: followers.result, changesDelivered: tabs.delivered, eventsDelivered: delivered },
   };
 }

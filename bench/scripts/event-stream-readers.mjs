@@ -2,12 +2,13 @@
 // Holds N open `GET /api/events` streams, as N open boards would, in a process of its own, so that reading
 // them does not delay the bench's load generator. Prints `open` once every stream answered 200; on stdin's end
 // prints the number of promotion events received over all streams and exits.
-// Usage: node event-stream-readers.mjs <base url> <bearer token> <streams>
+// Usage: node event-stream-readers.mjs <base url> <bearer token> <streams> [summary]
+// With `summary`, the streams are opened as the board's tabs open them (`?summary=true`) and `changed` frames count.
 import { request } from 'node:http';
 
-const [base, token, count] = process.argv.slice(2);
-const target = new URL('/api/events', base);
-const marker = Buffer.from('event: promotion\n');
+const [base, token, count, mode] = process.argv.slice(2);
+const target = new URL(mode === 'summary' ? '/api/events?summary=true' : '/api/events', base);
+const marker = Buffer.from(mode === 'summary' ? 'event: changed\n' : 'event: promotion\n');
 let delivered = 0;
 const streams = [];
 

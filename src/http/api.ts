@@ -176,11 +176,16 @@ const routes = {
     summary: 'Live changes as Server-Sent Events (promotion, health, rollout); resumes after Last-Event-ID',
     tags: ['events'],
     security,
-    request: { headers: z.object({ 'last-event-id': z.string().max(41).optional().openapi({ description: 'The id of the last event seen: the stream resumes after it' }) }) },
+    request: {
+      headers: z.object({ 'last-event-id': z.string().max(41).optional().openapi({ description: 'The id of the last event seen: the stream resumes after it' }) }),
+      query: z.object({
+        summary: z.enum(['true', 'false']).optional().openapi({ description: 'true: at most one `event: changed` per 50 ms (the newest id, how many changes and of which kinds) instead of every event; what the board uses' }),
+      }),
+    },
     responses: {
       200: {
         content: { 'text/event-stream': { schema: z.string().openapi({ example: 'id: 1764666000000-0\nevent: promotion\ndata: {"id":"p-…","state":"committed","app":"web","env":"dev","tag":"4f2a9c1e"}\n\n' }) } },
-        description: 'One `event: promotion|health|rollout` per change, `event: reset` when the resume point is no longer kept (reload)',
+        description: 'One `event: promotion|health|rollout` per change (with `summary=true`: one `event: changed` per burst), `event: reset` when the resume point is no longer kept (reload)',
       },
       ...commonErrors,
     },
@@ -321,7 +326,7 @@ export function api(deps: ApiDeps) {
     callerOf(c);
     const lastId = c.req.valid('header')['last-event-id'];
     if (lastId !== undefined && !isEventId(lastId)) throw new HoistError('bad_request', 'Last-Event-ID: not an id this stream sent');
-    return streams.serve(c, lastId) as unknown as never;
+    return streams.serve(c, lastId, { summary: c.req.valid('query').summary === 'true' }) as unknown as never;
   });
   app.openapi(routes.dora, async (c) => {
     callerOf(c);

@@ -108,8 +108,9 @@
 
   const follow = () => {
     if (!window.EventSource) return;
-    const events = new EventSource('/api/events');
-    for (const type of ['promotion', 'health', 'rollout', 'reset']) events.addEventListener(type, soon);
+    // summary: one `changed` per burst instead of every event; the board redraws from /board/live anyway.
+    const events = new EventSource('/api/events?summary=true');
+    for (const type of ['changed', 'promotion', 'health', 'rollout', 'reset']) events.addEventListener(type, soon);
     events.addEventListener('open', soon);
     events.addEventListener('error', () => {
       // Closed for good (a 401 after the session ended, a 503): refresh (which goes to sign-in on 401), retry later.
