@@ -54,6 +54,8 @@ export async function startTestHoist(
   config: HoistConfig | string,
   options: { role?: HoistRole; prefix?: string; now?: () => Date; /** another Redis than the suite's */ redisUrl?: string } = {},
 ): Promise<TestHoist> {
+  // A config the test expects refused is refused before any temp dir exists.
+  const base = typeof config === 'string' ? parseConfig(config, 'test.yaml', {}) : config;
   const dataDir = await mkdtemp(join(tmpdir(), 'hoist-data-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -63,18 +65,24 @@ export async function startTestHoist(
     },
   });
   const prefix = options.prefix ?? `t${randomUUID().slice(0, 8)}`;
-  const base = typeof config === 'string' ? parseConfig(config, 'test.yaml', {}) : config;
   const parsed: HoistConfig = { ...base, queue: { ...base.queue, prefix } };
-  const hoist = createHoist({
-    config: parsed,
-    redisUrl: options.redisUrl ?? inject('redisUrl'),
-    dataDir,
-    logger: pino({ level: 'debug' }, destination),
-    gitBaseEnv: TEST_GIT_ENV,
-    role: options.role,
-    now: options.now,
-  });
-  await hoist.ready();
+  let hoist: ReturnType<typeof createHoist> | undefined;
+  try {
+    hoist = createHoist({
+      config: parsed,
+      redisUrl: options.redisUrl ?? inject('redisUrl'),
+      dataDir,
+      logger: pino({ level: 'debug' }, destination),
+      gitBaseEnv: TEST_GIT_ENV,
+      role: options.role,
+      now: options.now,
+    });
+    await hoist.ready();
+  } catch (error) {
+    await hoist?.close().catch(() => undefined);
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     ...hoist,
     logs,
