@@ -1,5 +1,4 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Caller } from '../auth/identity.js';
 import type { RepoReader } from '../domain/ports.js';
 import type { App, Environment, PromotionState } from '../domain/types.js';
 import { HoistError } from '../errors.js';
@@ -237,12 +236,6 @@ const routes = {
 
 export const API_ROUTES = routes;
 
-/** People, not robots: personal tokens belong to someone who signed in (a session, or one of their own tokens). */
-function person(caller: Caller): Caller['actor'] {
-  if (caller.kind === 'robot') throw new HoistError('forbidden', 'personal API tokens are for people: sign in on the board (the api.token robot has none)');
-  return caller.actor;
-}
-
 const tokenView = (t: { id: string; name: string; createdAt: string; expiresAt?: string | undefined }) => ({ id: t.id, name: t.name, createdAt: t.createdAt, ...(t.expiresAt ? { expiresAt: t.expiresAt } : {}) });
 
 export function api(deps: ApiDeps) {
@@ -340,12 +333,12 @@ export function api(deps: ApiDeps) {
     return c.json({ user: caller.actor.name, groups: [...(caller.actor.groups ?? [])], via, ...(caller.kind === 'session' ? { csrf: caller.session.csrf } : {}) }, 200);
   });
   app.openapi(routes.createToken, async (c) => {
-    const { token, info } = await deps.tokens.create(person(callerOf(c)), c.req.valid('json'));
+    const { token, info } = await deps.tokens.create(callerOf(c), c.req.valid('json'));
     return c.json({ token, ...tokenView(info) }, 201);
   });
-  app.openapi(routes.listTokens, async (c) => c.json({ tokens: (await deps.tokens.list(person(callerOf(c)))).map(tokenView) }, 200));
+  app.openapi(routes.listTokens, async (c) => c.json({ tokens: (await deps.tokens.list(callerOf(c))).map(tokenView) }, 200));
   app.openapi(routes.revokeToken, async (c) => {
-    await deps.tokens.revoke(person(callerOf(c)), c.req.valid('param').id);
+    await deps.tokens.revoke(callerOf(c), c.req.valid('param').id);
     return c.body(null, 204);
   });
   return app;

@@ -2,18 +2,25 @@ import { HoistError } from '../errors.js';
 import type { ApiTokenInfo, ApiTokenStore } from '../store/api-tokens.js';
 import type { Actor } from './promotion-service.js';
 
+/** Who asks: a person signed in (a board session, or one of their own tokens), or the robot behind api.token. */
+export interface TokenOwner {
+  kind: 'session' | 'token' | 'robot';
+  actor: Actor;
+}
+
 /** Personal API tokens, for people only: what the CLI and scripts act as. The board and the API both come here. */
 export interface ApiTokenService {
-  create(owner: Actor, input: { name: string; expiresInDays?: number | undefined }): Promise<{ token: string; info: ApiTokenInfo }>;
-  list(owner: Actor): Promise<ApiTokenInfo[]>;
-  revoke(owner: Actor, id: string): Promise<void>;
+  create(owner: TokenOwner, input: { name: string; expiresInDays?: number | undefined }): Promise<{ token: string; info: ApiTokenInfo }>;
+  list(owner: TokenOwner): Promise<ApiTokenInfo[]>;
+  revoke(owner: TokenOwner, id: string): Promise<void>;
 }
 
 export function createApiTokenService(store: ApiTokenStore, now: () => Date = () => new Date()): ApiTokenService {
-  const person = (actor: Actor) => {
-    // The robot user behind api.token is no person; a trusted front end's X-Hoist-User is not a sign-in either.
-    if (actor.via !== 'board' && actor.via !== 'api') throw new HoistError('forbidden', 'personal API tokens are made on the board');
-    return actor;
+  const person = (owner: TokenOwner): Actor => {
+    // The robot user behind api.token is no person, and neither is whoever a trusted front end names in X-Hoist-User
+    // with it: only a sign-in (or a token it made) owns tokens, whichever route asks.
+    if (owner.kind === 'robot') throw new HoistError('forbidden', 'personal API tokens are for people: sign in on the board (the api.token robot has none)');
+    return owner.actor;
   };
   return {
     async create(owner, input) {

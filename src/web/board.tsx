@@ -322,7 +322,7 @@ export function createBoard(deps: BoardDeps): BoardMount {
     .get(
       '/tokens',
       personPage(async (c, caller, viewer) => {
-        const [tokens, flash] = await Promise.all([deps.tokens.list(caller.actor), takeFlash(c)]);
+        const [tokens, flash] = await Promise.all([deps.tokens.list(caller), takeFlash(c)]);
         return page(c, 'Tokens', <Tokens tokens={tokens} viewer={viewer} />, { viewer, flash });
       }),
     )
@@ -377,8 +377,8 @@ export function createBoard(deps: BoardDeps): BoardMount {
       const days = field(form, 'expiresInDays');
       try {
         if (days !== undefined && !/^\d{1,4}$/.test(days)) throw new HoistError('bad_request', 'expiresInDays: a whole number of days from 1 to 3650');
-        const { token, info } = await deps.tokens.create(caller.actor, { name: field(form, 'name') ?? '', ...(days ? { expiresInDays: Number(days) } : {}) });
-        const tokens = await deps.tokens.list(caller.actor);
+        const { token, info } = await deps.tokens.create(caller, { name: field(form, 'name') ?? '', ...(days ? { expiresInDays: Number(days) } : {}) });
+        const tokens = await deps.tokens.list(caller);
         return page(c, 'Tokens', <Tokens tokens={tokens} viewer={viewer} created={{ token, name: info.name }} />, { viewer, status: 201 });
       } catch (error) {
         if (!isHoistError(error)) throw error;
@@ -390,8 +390,8 @@ export function createBoard(deps: BoardDeps): BoardMount {
       '/board/tokens/revoke',
       act(async (form, caller) => {
         const id = required(form, 'id');
-        const name = (await deps.tokens.list(caller.actor)).find((t) => t.id === id)?.name;
-        await deps.tokens.revoke(caller.actor, id);
+        const name = (await deps.tokens.list(caller)).find((t) => t.id === id)?.name;
+        await deps.tokens.revoke(caller, id);
         return `Revoked the token ${name ?? id}: it no longer works.`;
       }),
     );

@@ -107,8 +107,16 @@ describe('identity: sessions, CSRF, personal tokens, the robot user', () => {
     // The robot makes no personal tokens.
     expect((await hoist.app.request('/api/tokens', { method: 'POST', headers: { Authorization: `Bearer ${API_TOKEN}`, 'Content-Type': 'application/json' }, body: '{"name":"x"}' })).status).toBe(403);
     await hoist.close();
-    hoist = await startTestHoist(config(gitops.url, ', trustUserHeader: true', ''));
-    expect(await (await me({ Authorization: `Bearer ${API_TOKEN}`, 'X-Hoist-User': 'alice' })).json()).toMatchObject({ user: 'alice', via: 'robot' });
+    hoist = await startTestHoist(config(gitops.url, ', trustUserHeader: true'));
+    const asAlice = { Authorization: `Bearer ${API_TOKEN}`, 'X-Hoist-User': 'alice' };
+    expect(await (await me(asAlice)).json()).toMatchObject({ user: 'alice', via: 'robot' });
+    // Naming a person with the robot's token makes no token for them either, through the API or the board's form.
+    expect((await hoist.app.request('/api/tokens', { method: 'POST', headers: { ...asAlice, 'Content-Type': 'application/json' }, body: '{"name":"x"}' })).status).toBe(403);
+    const form = await hoist.app.request(`${ORIGIN}/board/tokens`, { method: 'POST', headers: { ...asAlice, 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'name=x' });
+    expect(form.status).not.toBe(201);
+    expect(await form.text()).not.toMatch(/hoist_pat_|shown once/i);
+    const { cookie } = await signIn('alice');
+    expect(((await (await hoist.app.request('/api/tokens', { headers: { Cookie: cookie } })).json()) as { tokens: unknown[] }).tokens).toEqual([]);
   });
 
   it('an expired session is no session', async () => {
