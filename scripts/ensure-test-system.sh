@@ -31,6 +31,7 @@ echo "ensure-test-system: installing ${need[*]} with apt-get" >&2
 export DEBIAN_FRONTEND=noninteractive
 # Another apt run (an install already under way on this machine) holds the lock: wait for it rather than fail.
 "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+# The missing ones of: redis-server chromium git docker-registry (Debian package names).
 "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}"
 for tool in "${need[@]}"; do
   case "$tool" in
