@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { git } from '../../test/helpers/git-repos.js';
+import { createSyntheticGitops } from '../../test/helpers/git-repos.js';
 import { API_TOKEN, appsConfig, pipelineEvent, WEBHOOK_SECRET } from '../../test/helpers/hoist.js';
 import type { BenchContext } from '../lib/context.js';
 import { SCRIPTS } from '../lib/promotions.js';
@@ -27,29 +25,6 @@ const ENVS = ['dev', 'staging', 'prod', 'prod-eu'] as const;
 const appName = (i: number) => `app-${String(i).padStart(3, '0')}`;
 
 /** A bare GitOps repo: `apps` Deployments in one base, four overlays that set every app's tag. */
-async function boardRepo(root: string, apps: readonly string[]): Promise<{ url: string }> {
-  const work = join(root, 'seed');
-  await mkdir(join(work, 'base'), { recursive: true });
-  for (const app of apps) {
-    await writeFile(
-      join(work, 'base', `${app}.yaml`),
-      `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${app}\nspec:\n  selector:\n    matchLabels: { app: ${app} }\n  template:\n    metadata:\n      labels: { app: ${app} }\n    spec:\n      containers:\n        - name: ${app}\n          image: registry.example.com/group/${app}\n`,
-    );
-  }
-  await writeFile(join(work, 'base/kustomization.yaml'), `resources:\n${apps.map((a) => `  - ${a}.yaml`).join('\n')}\n`);
-  for (const env of ENVS) {
-    await mkdir(join(work, 'overlays', env), { recursive: true });
-    await writeFile(join(work, 'overlays', env, 'kustomization.yaml'), `resources:\n  - ../../base\nimages:\n${apps.map((a) => `  - name: registry.example.com/group/${a}\n    newTag: "0.0.0"`).join('\n')}\n`);
-  }
-  const bare = join(root, 'gitops.git');
-  await git(root, 'init', '-q', '--bare', '--initial-branch=main', bare);
-  await git(work, 'init', '-q', '--initial-branch=main');
-  await git(work, 'add', '-A');
-  await git(work, 'commit', '-q', '-m', 'seed');
-  await git(work, 'push', '-q', bare, 'main');
-  return { url: pathToFileURL(bare).href };
-}
-
 function boardConfig(url: string, apps: readonly string[]): string {
   return `gitops: { url: "${url}", branch: main }
 gitlab: { webhookSecret: ${WEBHOOK_SECRET} }
@@ -78,9 +53,8 @@ export async function boardScenario(ctx: BenchContext): Promise<BoardResult> {
   const appCount = 200;
   const runs = ctx.quick ? 15 : 50;
   const apps = Array.from({ length: appCount }, (_, i) => appName(i));
-  const root = await mkdtemp(join(ctx.root, 'board-'));
-  ctx.defer(() => rm(root, { recursive: true, force: true }));
-  const repo = await boardRepo(root, apps);
+  const repo = await createSyntheticGitops(apps, { environments: ENVS });
+  ctx.defer(() => repo.cleanup());
   await ctx.flushRedis();
   const setupStart = performance.now();
   // The render check is not what this scenario measures: the stub renderer keeps the setup short.
@@ -176,8 +150,8 @@ export async function boardScenario(ctx: BenchContext): Promise<BoardResult> {
 
   // Intake with and without open event streams: the web role alone, as in scenario 1.
   await ctx.flushRedis();
-  const intakeRepo = await mkdtemp(join(root, 'intake-'));
-  const small = await boardRepo(intakeRepo, ['web']);
+  const small = await createSyntheticGitops(['web'], { environments: ENVS });
+  ctx.defer(() => small.cleanup());
   const web = await ctx.startHoist({ name: '9 board intake', scenario: '9 board', configText: appsConfig(small.url, ['web']), role: 'web' });
   const parts = await bodyParts();
   const durationS = ctx.quick ? 5 : 20;

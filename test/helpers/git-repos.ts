@@ -59,11 +59,14 @@ export async function createTempGitops(): Promise<TempGitops> {
 }
 
 /**
- * A bare GitOps repo with `apps` Deployments in one base and dev/staging/prod overlays that set their tags; images are
- * `<registry>/group/<app>` (registry.example.com unless `options.registry` names another host, per app if need be:
- * a test registry's).
+ * A bare GitOps repo with `apps` Deployments in one base and an overlay per environment (dev/staging/prod unless
+ * `options.environments` names others) that sets their tags; images are `<registry>/group/<app>`
+ * (registry.example.com unless `options.registry` names another host, per app if need be: a test registry's).
  */
-export async function createSyntheticGitops(apps: readonly string[], options: { registry?: string | ((app: string) => string) } = {}): Promise<TempGitops> {
+export async function createSyntheticGitops(
+  apps: readonly string[],
+  options: { registry?: string | ((app: string) => string); environments?: readonly string[] } = {},
+): Promise<TempGitops> {
   const registryOf = (app: string) => (typeof options.registry === 'function' ? options.registry(app) : (options.registry ?? 'registry.example.com'));
   const root = await mkdtemp(join(tmpdir(), 'hoist-test-'));
   const work = join(root, 'seed');
@@ -75,7 +78,7 @@ export async function createSyntheticGitops(apps: readonly string[], options: { 
     );
   }
   await writeFile(join(work, 'base/kustomization.yaml'), `resources:\n${apps.map((a) => `  - ${a}.yaml`).join('\n')}\n`);
-  for (const env of ['dev', 'staging', 'prod']) {
+  for (const env of options.environments ?? ['dev', 'staging', 'prod']) {
     await mkdir(join(work, 'overlays', env), { recursive: true });
     await writeFile(
       join(work, 'overlays', env, 'kustomization.yaml'),
