@@ -1,9 +1,6 @@
-import type { Context } from 'hono';
 import { z } from 'zod';
-import { MAX_NAME_LENGTH, MAX_PROMOTION_ID_LENGTH, NAME_PATTERN } from '../domain/names.js';
-import { HoistError } from '../errors.js';
+import { MAX_NAME_LENGTH, NAME_PATTERN } from '../domain/names.js';
 import { isValidTag, MAX_TAG_LENGTH, TAG_RULE } from '../kustomize/image-ref.js';
-import { issuesText } from './json-body.js';
 
 /**
  * The string fields requests carry, each with its bound. The length is checked first and stops the
@@ -25,17 +22,3 @@ export const tagField = z
   .string()
   .max(MAX_TAG_LENGTH, atMost(MAX_TAG_LENGTH))
   .refine(isValidTag, `must be an OCI image tag (${TAG_RULE})`);
-
-/** Query parameters through a schema; an empty value counts as absent (`?env=`), as it always has. */
-export function queryOf<T>(c: Context, schema: z.ZodType<T>): T {
-  const given = Object.fromEntries(Object.entries(c.req.query()).filter(([, value]) => value !== ''));
-  const parsed = schema.safeParse(given);
-  if (!parsed.success) throw new HoistError('bad_request', issuesText(parsed.error));
-  return parsed.data;
-}
-
-/** A promotion id from the path: an unknown one is 404, an over-long one is refused before any look-up. */
-export function promotionIdOf(id: string): string {
-  if (id.length > MAX_PROMOTION_ID_LENGTH) throw new HoistError('bad_request', `id: at most ${MAX_PROMOTION_ID_LENGTH} characters`);
-  return id;
-}

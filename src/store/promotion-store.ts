@@ -147,6 +147,7 @@ export function createPromotionStore(redis: RedisClient, prefix: string): Promot
             .multi()
             .set(key(id), JSON.stringify(next), 'KEEPTTL')
             .zadd(recentKey, Date.now(), id)
+            .zremrangebyrank(recentKey, 0, -(RECENT_KEPT + 1)) // as ANNOUNCE does: the index stays bounded
             .xadd(events, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'type', 'promotion', 'id', id, 'state', next.state, 'app', next.app, 'env', next.env, 'tag', next.tag)
             .exec();
           if (result !== null) {
