@@ -126,6 +126,9 @@ export interface Promotion extends PromotionRequest {
   digests?: Record<string, string> | undefined;
 }
 
+/** What a promotion moves: its release train's items, or its one app. */
+export const itemsOf = (p: Promotion): PromotionItem[] => p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
+
 export interface MergeRequestLink {
   iid: number;
   url: string;

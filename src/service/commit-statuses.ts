@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Promotion } from '../domain/types.js';
+import { itemsOf, type Promotion } from '../domain/types.js';
 import { toHoistError } from '../errors.js';
 import type { GitlabApi } from '../gitlab/api.js';
 import type { Build, BuildIndex } from '../store/builds.js';
@@ -16,10 +16,6 @@ export interface CommitStatusDeps {
 }
 
 type GitlabState = 'pending' | 'running' | 'success' | 'failed' | 'canceled' | 'skipped';
-
-function itemsOf(p: Promotion) {
-  return p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
-}
 
 /** What GitLab should show for a promotion's state on the source commit's pipeline page. */
 export function statusFor(p: Promotion, links: { commitUrl?: (sha: string) => string | undefined }): { state: GitlabState; description: string; targetUrl?: string } {

@@ -4,7 +4,7 @@ import type { ArgoCdClient, ApplicationState } from '../argocd/client.js';
 import { judgeApplication } from '../argocd/judge.js';
 import { applicationName, matchApplication } from '../argocd/names.js';
 import type { HealthSource, RepoReader } from '../domain/ports.js';
-import type { App, Environment, Promotion } from '../domain/types.js';
+import { itemsOf, type App, type Environment, type Promotion } from '../domain/types.js';
 import { toHoistError } from '../errors.js';
 import type { DeploymentReports } from '../store/deployment-reports.js';
 import type { PromotionStore } from '../store/promotion-store.js';
@@ -36,10 +36,6 @@ const FIRST_RECHECK_MS = 2_000;
 /** How many of Hoist's commits to search for the promotion behind a reported version. */
 const HISTORY_LOOKBACK = 200;
 const MAX_RECHECK_MS = 60_000;
-
-function itemsOf(p: Promotion) {
-  return p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
-}
 
 /**
  * Reads deployments back from Argo CD: refreshes an environment's Application right after a commit,

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { carriedDigest, digestSources, needsDigest } from '../domain/digest-pins.js';
 import { landingsOf, type Landing } from '../domain/history.js';
 import type { Previewer, RepoReader } from '../domain/ports.js';
-import type { Environment, Promotion, PromotionItem, PromotionKind } from '../domain/types.js';
+import { itemsOf, type Environment, type Promotion, type PromotionItem, type PromotionKind } from '../domain/types.js';
 import { isHoistError } from '../errors.js';
 import { isValidDigest } from '../kustomize/image-ref.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -69,7 +69,7 @@ export function createDigestPins(deps: DigestPinsDeps): DigestPins {
   return {
     pins: (env) => envNamed(env)?.pin === 'digest',
     digestsFor,
-    resolve: (promotion) => digestsFor(promotion.env, promotion.source.kind, promotion.items ?? [{ app: promotion.app, image: promotion.image, tag: promotion.tag }], promotion.id),
+    resolve: (promotion) => digestsFor(promotion.env, promotion.source.kind, itemsOf(promotion), promotion.id),
   };
 }
 

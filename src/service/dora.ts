@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { computeDora, type DoraFigures } from '../domain/dora.js';
-import type { App, Environment, Promotion } from '../domain/types.js';
+import { itemsOf, type App, type Environment, type Promotion } from '../domain/types.js';
 import { HoistError, toHoistError } from '../errors.js';
 import type { BuildIndex } from '../store/builds.js';
 import { DORA_RETENTION_MS, type DoraRecords } from '../store/dora-records.js';
@@ -39,10 +39,6 @@ const MAX_RANGE_MS = 366 * DAY_MS;
 const CONTEXT_MS = 30 * DAY_MS;
 /** More deployments than a year of a busy install's production; the read stays bounded whatever happens. */
 const MAX_RECORDS = 50_000;
-
-function itemsOf(p: Promotion) {
-  return p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
-}
 
 /**
  * DORA figures from Hoist's own records: each promotion that lands is filed with its source commits' times, and the

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../store/redis-client.js';
 import type { Logger } from 'pino';
-import type { Environment, Promotion } from '../domain/types.js';
+import { itemsOf, type Environment, type Promotion } from '../domain/types.js';
 import { HoistError, toHoistError } from '../errors.js';
 import type { DeploymentStatus, EnvironmentTier, GitlabApi } from '../gitlab/api.js';
 import type { BuildIndex } from '../store/builds.js';
@@ -100,10 +100,6 @@ return replaced
 `;
 
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
-function itemsOf(p: Promotion) {
-  return p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
-}
 
 /**
  * GitLab deployments for every promotion that lands: each app's source project gets a deployment to the environment

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EditOutcome, ImageEdit, RepoWriter } from '../domain/ports.js';
-import { TERMINAL_STATES, targetKey, type Promotion, type Target } from '../domain/types.js';
+import { itemsOf, TERMINAL_STATES, targetKey, type Promotion, type Target } from '../domain/types.js';
 import { HoistError, toHoistError } from '../errors.js';
 import type { KeyedBatcher } from '../queue/keyed-batch.js';
 import type { PromotionStore } from '../store/promotion-store.js';
@@ -44,7 +44,7 @@ export interface ProcessorDeps {
  * the digest the promotion resolved (written into the overlay where `pins` says the environment pins digests).
  */
 export function toEdits(p: Promotion, targetOf: (env: string, app: string) => Target, pins?: (env: string) => boolean): ImageEdit[] {
-  const items = p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
+  const items = itemsOf(p);
   return items.map((item) => ({
     ...(p.digests?.[item.app] ? { digest: p.digests[item.app], pinDigest: pins?.(p.env) ?? false } : {}),
     promotionId: p.id,

@@ -5,7 +5,7 @@ import { mayApprove, mayPromote, type Rbac } from '../domain/access.js';
 import { evaluateGates, type Health } from '../domain/gates.js';
 import { firstTrusted, hasBeenIn, landingsOf, outsideChangesOf, type Landing } from '../domain/history.js';
 import type { HealthSource, HistoryCommit, Previewer, RepoReader } from '../domain/ports.js';
-import { PENDING_STATES, TERMINAL_STATES, targetOf, type App, type Environment, type Promotion, type PromotionItem, type PromotionKind } from '../domain/types.js';
+import { itemsOf, PENDING_STATES, TERMINAL_STATES, targetOf, type App, type Environment, type Promotion, type PromotionItem, type PromotionKind } from '../domain/types.js';
 import { HoistError } from '../errors.js';
 import type { PromotionStore } from '../store/promotion-store.js';
 import type { Actor, HistoryEntry, LandedEntry, OutsideEntry, PromotionService, PromotionView } from './promotion-service.js';
@@ -39,10 +39,6 @@ const HISTORY_KINDS = new Set(['pipeline', 'manual', 'gated', 'rollback']);
 
 function kindOf(p: Promotion): PromotionKind {
   return p.source.kind;
-}
-
-function itemsOf(p: Promotion): PromotionItem[] {
-  return p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
 }
 
 export function toView(p: Promotion, env: Environment | undefined): PromotionView {

@@ -17,7 +17,7 @@ import {
   type RolloutAction,
   type RolloutState,
 } from '../domain/rollout.js';
-import type { App, Environment, Promotion } from '../domain/types.js';
+import { itemsOf, type App, type Environment, type Promotion } from '../domain/types.js';
 import { HoistError, toHoistError } from '../errors.js';
 import type { DeploymentReports } from '../store/deployment-reports.js';
 import type { PromotionStore } from '../store/promotion-store.js';
@@ -71,7 +71,6 @@ const DECISION_TTL_MS = 60_000;
 const MAX_ROLLOUTS_READ = 5;
 const VERDICT_ORDER: readonly DeployVerdict[] = ['deployed', 'progressing', 'degraded', 'failed'];
 
-const itemsOf = (p: Promotion) => p.items ?? [{ app: p.app, image: p.image, tag: p.tag }];
 const imageName = (image: string) => image.split('@')[0]?.replace(/:[^:/]*$/, '') ?? image;
 
 /**
