@@ -3,8 +3,8 @@
  * `api` (the configured api.token; with `api.trustUserHeader`, the person a trusted front end names in
  * X-Hoist-User). Plain inputs in, a caller or a refusal out: the HTTP layer reads the headers and cookies.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { MAX_USER_NAME_LENGTH } from '../domain/names.js';
+import { secretMatcher } from './secret-matcher.js';
+import { isUserName, MAX_USER_NAME_LENGTH } from '../domain/names.js';
 import { HoistError } from '../errors.js';
 import type { Actor } from '../service/promotion-service.js';
 import type { ApiTokenInfo, ApiTokenStore } from '../store/api-tokens.js';
@@ -34,11 +34,8 @@ export interface IdentityDeps {
 /** The robot user the configured api.token acts as. */
 export const ROBOT_USER = 'api';
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
 export function createIdentity(deps: IdentityDeps) {
-  const apiTokenDigest = digest(deps.apiToken);
-  const isApiToken = (given: string) => timingSafeEqual(digest(given), apiTokenDigest);
+  const isApiToken = secretMatcher(deps.apiToken);
   return {
     /**
      * The caller, or undefined when nothing identifies one. A bearer token that is neither api.token nor a live
@@ -51,7 +48,7 @@ export function createIdentity(deps: IdentityDeps) {
           // X-Hoist-User speaks for a person only behind a front end that authenticates people (api.trustUserHeader).
           if (!deps.trustUserHeader || !header) return { kind: 'robot', actor: { name: ROBOT_USER, via: 'api' } };
           if (header.length > MAX_USER_NAME_LENGTH) throw new HoistError('bad_request', `X-Hoist-User: at most ${MAX_USER_NAME_LENGTH} characters`);
-          if (!/^[A-Za-z0-9._@-]+$/.test(header)) throw new HoistError('bad_request', 'X-Hoist-User must be a plain user name');
+          if (!isUserName(header)) throw new HoistError('bad_request', 'X-Hoist-User must be a plain user name');
           return { kind: 'robot', actor: { name: header, via: 'api' } };
         }
         const token = await deps.tokens.resolve(input.bearer);
@@ -67,8 +64,7 @@ export function createIdentity(deps: IdentityDeps) {
     /** Board requests that change something carry the session's CSRF token; anything else is a forged request. */
     checkCsrf(caller: Caller, given: string | undefined): void {
       if (caller.kind !== 'session') return;
-      const expected = caller.session.csrf;
-      if (given === undefined || !timingSafeEqual(digest(given), digest(expected))) {
+      if (!secretMatcher(caller.session.csrf)(given)) {
         throw new HoistError('forbidden', 'missing or wrong CSRF token: reload the page and try again');
       }
     },

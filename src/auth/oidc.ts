@@ -3,6 +3,7 @@
  * about tokens is checked by hand here. GitLab is the expected provider; any issuer works.
  */
 import * as client from 'openid-client';
+import { isUserName } from '../domain/names.js';
 import { HoistError } from '../errors.js';
 
 export interface OidcSettings {
@@ -79,7 +80,7 @@ export function createOidcClient(settings: OidcSettings): OidcClient {
         if (typeof user !== 'string') user = info?.[settings.usernameClaim];
         groups ??= stringsOf(info?.[settings.groupsClaim]);
       }
-      if (typeof user !== 'string' || !/^[A-Za-z0-9._@-]{1,100}$/.test(user)) {
+      if (typeof user !== 'string' || !isUserName(user)) {
         throw new HoistError('forbidden', `sign-in failed: the provider's "${settings.usernameClaim}" claim is not a user name Hoist can use`);
       }
       return { user, groups: (groups ?? []).filter((g) => g.length <= 255).slice(0, 500) };

@@ -14,6 +14,9 @@ export const MAX_PROMOTION_ID_LENGTH = 100;
 /** A person's name as a trusted front end (X-Hoist-User) or chatops.users gives it. */
 export const MAX_USER_NAME_LENGTH = 100;
 
+/** A person's name as rbac, approvers and chatops.users write it (a sign-in's username, X-Hoist-User). */
+export const isUserName = (name: string): boolean => name.length <= MAX_USER_NAME_LENGTH && /^[A-Za-z0-9._@-]+$/.test(name);
+
 export function isValidName(value: string): boolean {
   return NAME_PATTERN.test(value);
 }

@@ -1,13 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-
-/**
- * A constant-time check against one configured secret, whatever the lengths (hashing first equalises them).
- * The secret's own digest is computed once, when the route is built, not per request.
- */
-export function secretMatcher(expected: string): (given: string | undefined) => boolean {
-  const digest = createHash('sha256').update(expected).digest();
-  return (given) => given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), digest);
-}
+export { secretMatcher } from '../auth/secret-matcher.js';
 
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(.+)$/i.exec(header ?? '');

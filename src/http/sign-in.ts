@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
 import type { Logger } from 'pino';
 import type { OidcClient, PendingLogin } from '../auth/oidc.js';
-import { MAX_USER_NAME_LENGTH } from '../domain/names.js';
+import { isUserName, MAX_USER_NAME_LENGTH } from '../domain/names.js';
 import { HoistError } from '../errors.js';
 import type { SessionStore } from '../store/sessions.js';
 import { callerOf, clearSessionCookie, setSessionCookie, type SessionCookies } from './identity.js';
@@ -80,7 +80,7 @@ export function signIn(deps: SignInDeps) {
       if (!sameOrigin(c, deps.publicUrl)) throw new HoistError('forbidden', 'sign-in form posted from another site');
       const form = await c.req.parseBody();
       const name = typeof form.name === 'string' ? form.name.trim() : '';
-      if (!/^[A-Za-z0-9._@-]+$/.test(name) || name.length > MAX_USER_NAME_LENGTH) {
+      if (!isUserName(name)) {
         throw new HoistError('bad_request', `name: letters, digits, ".", "_", "@" and "-", at most ${MAX_USER_NAME_LENGTH} characters`);
       }
       return startSession(c, name, [], 'demo', safeReturn(typeof form.return === 'string' ? form.return : undefined));
