@@ -104,6 +104,10 @@ describe('the board over HTTP: sign-in, CSRF, tokens, hostile content, CSP', () 
     expect(wrong.status).toBe(403);
     const listed = await (await request('/tokens', { headers: { Cookie: cookie } })).text();
     expect(listed).toMatch(/You have no tokens/);
+    // The same form with the right token is done: the token exists.
+    const right = await post('/board/tokens', cookie, { name: 'laptop', _csrf: csrf });
+    expect(right.status).toBe(201);
+    expect(((await (await request('/api/tokens', { headers: { Cookie: cookie } })).json()) as { tokens: Array<{ name: string }> }).tokens.map((t) => t.name)).toEqual(['laptop']);
     // With the token: a plain form post acts and comes back with the outcome (here the service's refusal).
     const done = await post('/board/rollback', cookie, { app: 'web', env: 'dev', return: '/?app=web', _csrf: csrf });
     expect(done.status).toBe(303);

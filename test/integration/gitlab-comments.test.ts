@@ -22,7 +22,7 @@ environments:
     path: overlays/prod
     from: staging
     promotion: manual
-    approvals: { required: 2, approvers: [bob, carol] }
+    approvals: { required: 2, approvers: [alice, bob, carol] }
 apps:
   - { name: web, project: group/web, image: registry.example.com/group/web, tag: "v$CI_PIPELINE_ID" }
 `;
@@ -106,10 +106,10 @@ describe('/hoist in GitLab comments', () => {
     // Nobody may approve their own request, nor someone outside the approvers; both are told why.
     const self = await comment('alice', `/hoist approve ${id}`);
     const [selfAnswer] = await answers(self.discussionId);
-    expect(rendered(selfAnswer!.body)).toMatch(/^🚫 not allowed: /);
+    expect(rendered(selfAnswer!.body)).toMatch(/^🚫 not allowed: alice requested this promotion and cannot approve it \(allowSelfApproval is false\)/);
     const outsider = await comment('mallory', `/hoist approve ${id}`);
     const [outsiderAnswer] = await answers(outsider.discussionId);
-    expect(rendered(outsiderAnswer!.body)).toMatch(/^🚫 not allowed: .*mallory/);
+    expect(rendered(outsiderAnswer!.body)).toMatch(/^🚫 not allowed: mallory is not among the approvers \(alice, bob, carol\)/);
 
     const bob = await comment('bob', `/hoist approve ${id}`);
     const [bobAnswer] = await answers(bob.discussionId);
